@@ -1,0 +1,222 @@
+//! The conformance suite on the embedded stores, and what only the filesystem store promises.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use symstore_core::{
+    Error, FilesystemStore, MemoryStore, ObjectKey, PutMode, PutOptions, PutPayload, SymbolStore,
+    SymbolStoreExt,
+};
+
+async fn memory() -> Arc<dyn SymbolStore> {
+    Arc::new(MemoryStore::new())
+}
+
+async fn filesystem() -> Arc<dyn SymbolStore> {
+    // Leaked on purpose: the directory must outlive the store handed to the test.
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    Arc::new(FilesystemStore::open(dir).await.expect("open"))
+}
+
+symstore_core::conformance_tests!(memory_store, memory);
+symstore_core::conformance_tests!(filesystem_store, filesystem);
+
+fn key(s: &str) -> ObjectKey {
+    ObjectKey::new(s).unwrap()
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                out.push(
+                    entry
+                        .path()
+                        .strip_prefix(dir)
+                        .unwrap()
+                        .display()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_stream_that_fails_midway_leaves_no_object_and_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FilesystemStore::open(dir.path()).await.unwrap();
+    let k = key("build/failing");
+    let chunks = vec![
+        Ok(Bytes::from(vec![1u8; 1 << 20])),
+        Err(Error::io(
+            symstore_core::Context::new("read upload source"),
+            std::io::Error::other("the build died"),
+        )),
+    ];
+    let payload = PutPayload::from_stream(futures::stream::iter(chunks).boxed(), None);
+    let err = store
+        .put(&k, payload, PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("the build died"), "{err}");
+    assert!(!store.exists(&k).await.unwrap());
+    assert_eq!(files_under(dir.path()), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_failed_overwrite_keeps_the_previous_object_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FilesystemStore::open(dir.path()).await.unwrap();
+    let k = key("a/b");
+    store
+        .put(&k, "previous".into(), PutOptions::default())
+        .await
+        .unwrap();
+    let chunks = vec![
+        Ok(Bytes::from_static(b"partial new content")),
+        Err(Error::io(
+            symstore_core::Context::new("read"),
+            std::io::Error::other("cut"),
+        )),
+    ];
+    let payload = PutPayload::from_stream(futures::stream::iter(chunks).boxed(), None);
+    assert!(store.put(&k, payload, PutOptions::default()).await.is_err());
+    let got = store.get_range(&k, symstore_core::ByteRange::From(0)).await;
+    assert_eq!(got.unwrap(), Bytes::from_static(b"previous"));
+}
+
+#[tokio::test]
+async fn a_dropped_put_leaves_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FilesystemStore::open(dir.path()).await.unwrap();
+    // A stream that yields one chunk and then never ends.
+    let stream = futures::stream::once(async { Ok(Bytes::from(vec![0u8; 4096])) })
+        .chain(futures::stream::pending());
+    let payload = PutPayload::from_stream(stream.boxed(), None);
+    let k = key("never/finishes");
+    let put = store.put(&k, payload, PutOptions::default());
+    let outcome = tokio::time::timeout(std::time::Duration::from_millis(200), put).await;
+    assert!(outcome.is_err(), "the put is still waiting for its input");
+    assert_eq!(files_under(dir.path()), Vec::<String>::new());
+    assert!(!store.exists(&k).await.unwrap());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn keys_cannot_reach_outside_the_root_through_a_symlink() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret%"), b"SYMSTOR1\0\0\0\0{}").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = FilesystemStore::open(dir.path()).await.unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
+
+    for result in [
+        store
+            .put(&key("escape/new"), "x".into(), PutOptions::default())
+            .await
+            .map(|_| ()),
+        store.head(&key("escape/secret")).await.map(|_| ()),
+        store.delete(&key("escape/secret")).await,
+    ] {
+        match result {
+            Err(Error::InvalidKey { reason, .. }) => assert!(reason.contains("symbolic link")),
+            other => panic!("an access through the link gave {other:?}"),
+        }
+    }
+    assert_eq!(files_under(outside.path()), vec!["secret%".to_owned()]);
+    assert!(
+        store.list_all("").await.unwrap().is_empty(),
+        "links are not followed"
+    );
+}
+
+#[tokio::test]
+async fn a_key_and_its_prefix_coexist_as_distinct_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FilesystemStore::open(dir.path()).await.unwrap();
+    store
+        .put(&key("a"), "file".into(), PutOptions::default())
+        .await
+        .unwrap();
+    store
+        .put(&key("a/b"), "nested".into(), PutOptions::default())
+        .await
+        .unwrap();
+    let keys: Vec<String> = store
+        .list_all("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key.to_string())
+        .collect();
+    assert_eq!(keys, ["a", "a/b"]);
+    store.delete(&key("a/b")).await.unwrap();
+    assert_eq!(
+        files_under(dir.path()),
+        vec!["a%".to_owned()],
+        "empty dirs pruned"
+    );
+}
+
+#[tokio::test]
+async fn create_only_race_has_exactly_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn SymbolStore> = Arc::new(FilesystemStore::open(dir.path()).await.unwrap());
+    let k = key("buildid/abcd/debuginfo");
+    let tasks = (0u8..8).map(|i| {
+        let store = store.clone();
+        let k = k.clone();
+        tokio::spawn(async move {
+            let opts = PutOptions::default().mode(PutMode::Create);
+            store.put(&k, vec![i; 100_000].into(), opts).await
+        })
+    });
+    let results = futures::future::join_all(tasks).await;
+    let winners = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap().is_ok())
+        .count();
+    let losers = results
+        .iter()
+        .filter(|r| matches!(r.as_ref().unwrap(), Err(Error::AlreadyExists { .. })))
+        .count();
+    assert_eq!((winners, losers), (1, 7));
+    let body = store
+        .get_range(&k, symstore_core::ByteRange::From(0))
+        .await
+        .unwrap();
+    assert_eq!(body.len(), 100_000);
+    assert!(body.iter().all(|b| *b == body[0]));
+}
+
+#[tokio::test]
+async fn download_to_writes_the_whole_object_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MemoryStore::new();
+    let body = symstore_core::conformance::test_bytes(3 << 20, 1);
+    store
+        .put(&key("big"), body.clone().into(), PutOptions::default())
+        .await
+        .unwrap();
+    let target = dir.path().join("big.debug");
+    let written = store.download_to(&key("big"), &target).await.unwrap();
+    assert_eq!(written, body.len() as u64);
+    assert_eq!(std::fs::read(&target).unwrap(), body);
+    assert!(matches!(
+        store
+            .download_to(&key("missing"), dir.path().join("m"))
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(files_under(dir.path()), vec!["big.debug".to_owned()]);
+}

