@@ -126,6 +126,18 @@ impl S3Store {
             .await;
         match found.map_err(|e| self.map(e, context.clone())) {
             Ok(_) => Ok(()),
+            // HeadBucket answers 403 without a body, so a wrong secret, an unknown key and a
+            // missing permission all look alike: a listing's error body tells them apart.
+            Err(Error::AccessDenied { .. }) => self
+                .inner
+                .client
+                .list_objects_v2()
+                .bucket(&*self.inner.bucket)
+                .max_keys(1)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.map(e, context)),
             Err(Error::NotFound { .. } | Error::BucketNotFound { .. })
                 if self.inner.create_bucket =>
             {

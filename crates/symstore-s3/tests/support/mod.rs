@@ -114,11 +114,14 @@ pub fn shared(store: S3Store) -> Arc<dyn SymbolStore> {
     Arc::new(store)
 }
 
-/// A TCP proxy on 127.0.0.1 that forwards to `upstream` and records every byte the client
-/// sent, so a test can see what went on the wire.
+/// The bytes one client connection sent.
+type Recorded = Arc<Mutex<Vec<u8>>>;
+
+/// A TCP proxy on 127.0.0.1 that forwards to `upstream` and records every byte each client
+/// connection sent, so a test can see what went on the wire.
 pub struct RecordingProxy {
     pub endpoint: String,
-    sent: Arc<Mutex<Vec<u8>>>,
+    connections: Arc<Mutex<Vec<Recorded>>>,
 }
 
 impl RecordingProxy {
@@ -129,15 +132,16 @@ impl RecordingProxy {
             .to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let sent = Arc::new(Mutex::new(Vec::new()));
-        let record = sent.clone();
+        let connections: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+        let all = connections.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
+                let record = Arc::new(Mutex::new(Vec::new()));
+                all.lock().unwrap().push(record.clone());
                 let upstream = upstream.clone();
-                let record = record.clone();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(&upstream).await else {
                         return;
@@ -166,34 +170,38 @@ impl RecordingProxy {
                 });
             }
         });
-        Self { endpoint, sent }
+        Self {
+            endpoint,
+            connections,
+        }
     }
 
-    /// The request heads (request line and headers, lowercased) the client sent so far.
+    /// The request heads (request line and headers, lowercased) sent so far, parsed as the
+    /// HTTP/1.1 requests of each connection in turn.
     pub fn request_heads(&self) -> Vec<String> {
-        let sent = self.sent.lock().unwrap();
-        let text = String::from_utf8_lossy(&sent);
+        let connections = self.connections.lock().unwrap();
         let mut heads = Vec::new();
-        for (i, _) in text.match_indices(" HTTP/1.1\r\n") {
-            let start = text[..i].rfind("\r\n\r\n").map(|p| p + 4).unwrap_or(0);
-            let start = text[start..i]
-                .rfind(|c: char| !c.is_ascii() || c == '\0')
-                .map(|p| start + p + 1)
-                .unwrap_or(start);
-            let end = text[i..]
-                .find("\r\n\r\n")
-                .map(|p| i + p)
-                .unwrap_or(text.len());
-            let head = text[start..end].to_ascii_lowercase();
-            let line_start = ["get ", "put ", "post ", "head ", "delete "]
-                .iter()
-                .filter_map(|m| head.rfind(m))
-                .max()
-                .unwrap_or(0);
-            heads.push(head[line_start..].to_owned());
+        for connection in connections.iter() {
+            let bytes = connection.lock().unwrap();
+            let mut rest: &[u8] = &bytes;
+            while let Some(end) = find(rest, b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&rest[..end]).to_ascii_lowercase();
+                let body_len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                heads.push(head);
+                let next = (end + 4 + body_len).min(rest.len());
+                rest = &rest[next..];
+            }
         }
         heads
     }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A port on 127.0.0.1 that accepts connections and never answers.
