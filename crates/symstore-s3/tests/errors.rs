@@ -292,3 +292,39 @@ async fn an_untrusted_certificate_is_a_tls_error_that_points_to_ca_file() {
         Err(_) => {}
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_but_progressing_download_is_not_cut_off_by_the_read_timeout() {
+    let name = bucket("slow");
+    let direct = open(minio_config(&Server::SeaweedFs.endpoint(), &name))
+        .await
+        .unwrap();
+    let key = ObjectKey::new("slow/object").unwrap();
+    let body = symstore_core::conformance::test_bytes(1024 * 1024, 9);
+    direct
+        .put(&key, body.clone().into(), PutOptions::default())
+        .await
+        .unwrap();
+
+    // 16 KiB every 100 ms: the whole body takes about 6 s, five times the read timeout.
+    let slow = support::trickling_proxy(
+        &Server::SeaweedFs.endpoint(),
+        16 * 1024,
+        Duration::from_millis(100),
+    )
+    .await;
+    let mut config = quick(minio_config(&slow, &name));
+    config.create_bucket = false;
+    let store = open(config).await.unwrap();
+    let started = std::time::Instant::now();
+    let got =
+        symstore_core::SymbolStoreExt::get_range(&store, &key, symstore_core::ByteRange::From(0))
+            .await
+            .expect("a progressing transfer completes");
+    assert_eq!(got, body);
+    assert!(
+        started.elapsed() > Duration::from_secs(2),
+        "the proxy really was slow ({:?}), so the read timeout of 1s was outlasted",
+        started.elapsed()
+    );
+}

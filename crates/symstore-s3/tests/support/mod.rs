@@ -224,3 +224,46 @@ pub fn closed_port() -> String {
     drop(listener);
     format!("http://127.0.0.1:{port}")
 }
+
+/// A TCP proxy on 127.0.0.1 that passes requests through and trickles responses back,
+/// `chunk` bytes every `interval`: a slow but steadily progressing server.
+pub async fn trickling_proxy(upstream: &str, chunk: usize, interval: Duration) -> String {
+    let upstream = upstream
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let up = async {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                    let _ = server_write.shutdown().await;
+                };
+                let down = async {
+                    let mut buffer = vec![0u8; chunk];
+                    loop {
+                        let n = match server_read.read(&mut buffer).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if client_write.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                        tokio::time::sleep(interval).await;
+                    }
+                    let _ = client_write.shutdown().await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    endpoint
+}
