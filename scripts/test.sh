@@ -21,5 +21,10 @@ bash scripts/test-servers.sh start
 source "${SYMSTORE_TEST_RUN_DIR:-$REPO/.tools/run}/env"
 
 cargo fmt --all -- --check
+# A service that needs only the filesystem store must not compile the AWS SDK.
+if cargo tree -p symstore --no-default-features --features fs -e normal --prefix none | grep -q '^aws-'; then
+    echo "symstore with only the fs feature depends on an AWS crate" >&2
+    exit 1
+fi
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace "$@"
