@@ -15,6 +15,7 @@ export AWS_EC2_METADATA_DISABLED=true
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
 bash scripts/install-test-servers.sh
+bash scripts/install-test-tools.sh
 trap 'bash scripts/test-servers.sh stop' EXIT
 bash scripts/test-servers.sh start
 # shellcheck disable=SC1091

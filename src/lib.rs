@@ -39,6 +39,10 @@ pub use symstore_core::{
     check, key,
 };
 
+pub use symstore_core::symbol::{
+    self, FileKind, Layout, PutSymbolOptions, SymbolId, SymbolKey, list_symbols, put_symbol,
+};
+
 #[cfg(feature = "fs")]
 pub use symstore_core::FilesystemStore;
 

@@ -18,6 +18,7 @@ mod memory;
 pub mod multipart;
 mod secret;
 mod store;
+pub mod symbol;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

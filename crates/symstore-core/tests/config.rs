@@ -490,14 +490,26 @@ fn enum_form_s3_without_credentials_names_both_keys_and_the_use_iam_alternative(
 }
 
 #[test]
-fn enum_form_s3_needs_a_region_unless_an_endpoint_is_set() {
-    let err = expect_err("type: s3\nbucket: zymtrace-symdb\nuse_iam: aws\n");
+fn enum_form_s3_with_static_keys_needs_a_region_unless_an_endpoint_is_set() {
+    let err = expect_err(
+        "type: s3\nbucket: zymtrace-symdb\naccess_key: AKIAEXAMPLE\nsecret_key: s3cr3t\n",
+    );
     assert_eq!(
         issue_at(&err, "region"),
         "is empty: set region, e.g. us-west-2 (the AWS region of the bucket)"
     );
-    load_yaml("type: s3\nbucket: zymtrace-symdb\nuse_iam: aws\nendpoint: https://s3.example.com\n")
-        .unwrap();
+    load_yaml(
+        "type: s3\nbucket: zymtrace-symdb\naccess_key: AKIAEXAMPLE\nsecret_key: s3cr3t\n\
+         endpoint: https://s3.example.com\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn enum_form_s3_under_iam_may_leave_the_region_to_the_instance_metadata() {
+    // The backend asks IMDS at open and names `region` when it cannot tell.
+    let loaded = load_yaml("type: s3\nbucket: zymtrace-symdb\nuse_iam: aws\n").unwrap();
+    assert_eq!(as_s3(&loaded).region, None);
 }
 
 #[test]

@@ -7,8 +7,8 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
-    Region, RequestChecksumCalculation, ResponseChecksumValidation, SharedHttpClient,
-    StalledStreamProtectionConfig,
+    IdentityCache, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+    SharedHttpClient, StalledStreamProtectionConfig,
 };
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use symstore_core::config::{
@@ -16,6 +16,7 @@ use symstore_core::config::{
 };
 use symstore_core::{ConfigError, Context, Error, Result};
 
+use crate::credentials::{self, ChainSettings, CredentialOverrides};
 use crate::profile::{Profile, Provider};
 
 /// Where the credentials come from, for reports and hints (never the secret).
@@ -44,63 +45,87 @@ pub(crate) struct Settings {
 const GCS_REGION: &str = "auto";
 
 pub(crate) async fn build(config: &StoreConfig) -> Result<Settings> {
-    let (provider, endpoint, region, bucket, source, create_bucket, connection, upload, service) =
-        match config {
-            StoreConfig::Minio(c) => (
-                Provider::Minio,
-                Some(c.endpoint.trim().to_owned()),
-                non_empty(c.region.as_deref()).unwrap_or(DEFAULT_REGION).to_owned(),
-                c.bucket.clone(),
-                AwsCredentialSource::Static {
-                    access_key: c.access_key.clone(),
-                    secret_key: c.secret_key.clone(),
-                },
-                c.create_bucket,
-                c.connection.clone(),
-                c.upload,
-                None,
-            ),
-            StoreConfig::S3(c) => (
-                Provider::Aws,
-                non_empty(c.endpoint.as_deref()).map(str::to_owned),
-                // Validation requires a region unless an endpoint override is set.
-                non_empty(c.region.as_deref())
-                    .unwrap_or(DEFAULT_REGION)
-                    .to_owned(),
-                c.bucket.clone(),
-                c.credential_source().ok_or_else(|| {
-                    ConfigError::single(
-                        "access_key",
-                        "set access_key and secret_key, or use_iam: aws for IRSA / instance profile",
-                    )
-                })?,
-                c.create_bucket,
-                c.connection.clone(),
-                c.upload,
-                c.service_account.clone(),
-            ),
-            StoreConfig::Gcs(c) => (
-                Provider::Gcs,
-                Some(c.endpoint_or_default().trim().to_owned()),
-                GCS_REGION.to_owned(),
-                c.bucket.clone(),
-                AwsCredentialSource::Static {
-                    access_key: c.access_key.clone(),
-                    secret_key: c.secret_key.clone(),
-                },
-                c.create_bucket,
-                c.connection.clone(),
-                c.upload,
-                None,
-            ),
-            other => {
-                return Err(ConfigError::single(
-                    "type",
-                    format!("`{}` is not an S3-protocol backend", other.backend_name()),
+    build_with(config, &CredentialOverrides::default()).await
+}
+
+/// [`build`] with the `use_iam: aws` credential sources redirected (tests).
+pub(crate) async fn build_with(
+    config: &StoreConfig,
+    overrides: &CredentialOverrides,
+) -> Result<Settings> {
+    let (
+        provider,
+        endpoint,
+        mut region,
+        bucket,
+        source,
+        create_bucket,
+        connection,
+        upload,
+        service,
+    ) = match config {
+        StoreConfig::Minio(c) => (
+            Provider::Minio,
+            Some(c.endpoint.trim().to_owned()),
+            non_empty(c.region.as_deref())
+                .unwrap_or(DEFAULT_REGION)
+                .to_owned(),
+            c.bucket.clone(),
+            AwsCredentialSource::Static {
+                access_key: c.access_key.clone(),
+                secret_key: c.secret_key.clone(),
+            },
+            c.create_bucket,
+            c.connection.clone(),
+            c.upload,
+            None,
+        ),
+        StoreConfig::S3(c) => (
+            Provider::Aws,
+            non_empty(c.endpoint.as_deref()).map(str::to_owned),
+            // Validation requires a region unless an endpoint override is set.
+            non_empty(c.region.as_deref())
+                .unwrap_or(DEFAULT_REGION)
+                .to_owned(),
+            c.bucket.clone(),
+            c.credential_source().ok_or_else(|| {
+                ConfigError::single(
+                    "access_key",
+                    "set access_key and secret_key, or use_iam: aws for IRSA / instance profile",
                 )
-                .into());
-            }
-        };
+            })?,
+            c.create_bucket,
+            c.connection.clone(),
+            c.upload,
+            c.service_account.clone(),
+        ),
+        StoreConfig::Gcs(c) => (
+            Provider::Gcs,
+            Some(c.endpoint_or_default().trim().to_owned()),
+            GCS_REGION.to_owned(),
+            c.bucket.clone(),
+            AwsCredentialSource::Static {
+                access_key: c.access_key.clone(),
+                secret_key: c.secret_key.clone(),
+            },
+            c.create_bucket,
+            c.connection.clone(),
+            c.upload,
+            None,
+        ),
+        other => {
+            return Err(ConfigError::single(
+                "type",
+                format!("`{}` is not an S3-protocol backend", other.backend_name()),
+            )
+            .into());
+        }
+    };
+    // Without a configured region, `use_iam: aws` asks the instance metadata service.
+    let region_configured = match config {
+        StoreConfig::S3(c) => non_empty(c.region.as_deref()).is_some(),
+        _ => true,
+    };
     let mut profile = Profile::for_provider(provider);
     if let StoreConfig::S3(c) = config {
         profile.path_style = c.force_path_style;
@@ -126,32 +151,44 @@ pub(crate) async fn build(config: &StoreConfig) -> Result<Settings> {
                 access_key: access_key.trim().to_owned(),
             },
         ),
-        _ => {
-            let sdk = aws_config::defaults(BehaviorVersion::latest())
-                .http_client(http.clone())
-                .region(Region::new(region.clone()))
-                .timeout_config(timeouts.clone())
-                .load()
-                .await;
-            let provider = sdk
-                .credentials_provider()
-                .ok_or_else(|| Error::Credentials {
-                    context: Context::new("open"),
-                    hint: "the AWS default credential chain is not available".into(),
-                    source: None,
-                })?;
+        AwsCredentialSource::DefaultChain => {
+            let chain = credentials::default_chain(
+                ChainSettings {
+                    region: region_configured.then_some(region.as_str()),
+                    http: &http,
+                    connection: &connection,
+                    service_account: service.as_deref(),
+                },
+                overrides,
+            )
+            .await?;
+            region = chain.region;
             (
-                provider,
+                chain.provider,
                 CredentialMode::DefaultChain {
                     service_account: service,
                 },
             )
+        }
+        _ => {
+            return Err(Error::Credentials {
+                context: Context::new("open"),
+                hint: "this credential source is not supported by the S3 backend".into(),
+                source: None,
+            });
         }
     };
     let mut builder = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.clone()))
         .credentials_provider(credentials.clone())
+        // Load new credentials a minute before the old ones expire, so a long upload never
+        // signs a part with credentials about to expire.
+        .identity_cache(
+            IdentityCache::lazy()
+                .buffer_time(credentials::REFRESH_BUFFER)
+                .build(),
+        )
         .http_client(http)
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(upload.max_attempts.max(1)))

@@ -116,6 +116,14 @@ pub(crate) fn map_sdk_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    // Credentials that could not be loaded (IRSA, instance profile): the provider's hint.
+    if let Some(hint) = crate::credentials::failure_hint(&err) {
+        return Error::Credentials {
+            context,
+            hint,
+            source: Some(Box::new(err)),
+        };
+    }
     let chain = format!("{}", DisplayErrorContext(&err));
     let lowered = chain.to_ascii_lowercase();
     match &err {

@@ -20,10 +20,13 @@
 #![warn(missing_docs, unreachable_pub, rustdoc::broken_intra_doc_links)]
 
 mod client;
+mod credentials;
 mod error;
 mod profile;
 mod store;
 mod upload;
 
+#[doc(hidden)]
+pub use credentials::CredentialOverrides;
 pub use profile::{Profile, Provider};
 pub use store::{PendingUpload, S3Store};

@@ -3,6 +3,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod imds;
+
+pub mod fault_proxy;
+
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -266,4 +270,77 @@ pub async fn trickling_proxy(upstream: &str, chunk: usize, interval: Duration) -
         }
     });
     endpoint
+}
+
+/// A TCP proxy on 127.0.0.1 that forwards to `upstream` and records both directions: what
+/// the client sent and what the server answered.
+pub struct TranscriptProxy {
+    pub endpoint: String,
+    sent: Arc<Mutex<Vec<u8>>>,
+    received: Arc<Mutex<Vec<u8>>>,
+}
+
+impl TranscriptProxy {
+    pub async fn start(upstream: &str) -> Self {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let sent: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let received: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let (record_sent, record_received) = (Arc::clone(&sent), Arc::clone(&received));
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let (sent, received) = (record_sent.clone(), record_received.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    tokio::join!(
+                        copy_recording(client_read, server_write, sent),
+                        copy_recording(server_read, client_write, received),
+                    );
+                });
+            }
+        });
+        Self {
+            endpoint,
+            sent,
+            received,
+        }
+    }
+
+    /// Everything the clients sent so far, as text.
+    pub fn sent(&self) -> String {
+        String::from_utf8_lossy(&self.sent.lock().unwrap()).into_owned()
+    }
+
+    /// Everything the server answered so far, as text.
+    pub fn received(&self) -> String {
+        String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned()
+    }
+}
+
+async fn copy_recording(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    record: Arc<Mutex<Vec<u8>>>,
+) {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        record.lock().unwrap().extend_from_slice(&buffer[..n]);
+        if to.write_all(&buffer[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
