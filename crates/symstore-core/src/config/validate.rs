@@ -175,10 +175,9 @@ fn validate_s3(config: &S3Config, paths: &FieldPaths, findings: &mut Findings) {
     let endpoint = config.endpoint.as_deref().and_then(set);
     // Under `use_iam: aws` an EC2 node can tell its region (IMDS); the backend reports a
     // missing one at open, naming this same path, when IMDS cannot.
-    let region_from_imds = config.use_iam.is_some()
-        && config.access_key.as_deref().and_then(set).is_none();
-    if config.region.as_deref().and_then(set).is_none() && endpoint.is_none() && !region_from_imds
-    {
+    let region_from_imds =
+        config.use_iam.is_some() && config.access_key.as_deref().and_then(set).is_none();
+    if config.region.as_deref().and_then(set).is_none() && endpoint.is_none() && !region_from_imds {
         findings.error(
             paths.path("region"),
             format!(
