@@ -309,7 +309,9 @@ start_seaweedfs() {
     # ports) binds 127.0.0.1. -master.telemetry=false: no statistics upload (the
     # URL is pointed at a closed loopback port as well, belt and braces).
     # WebDAV, Iceberg and Lance endpoints and the admin UI are off; the admin
-    # gRPC server still runs (on admin.port+10000, see free_ports).
+    # gRPC server still runs (on admin.port+10000, see free_ports). -volume.max=0 sizes
+    # the volume count by free disk: every test bucket takes volumes of its own, and the
+    # small default ran out ("No writable volumes") after a few hundred buckets.
     TMPDIR="$dir/tmp" start_bg seaweedfs "$RUN/seaweedfs.log" \
         "$VENV/bin/weed" mini \
         -dir="$dir/data" \
@@ -324,6 +326,7 @@ start_seaweedfs() {
         -admin.port="$9" \
         -filer.localSocket="$sock/filer.sock" -s3.localSocket="$sock/s3.sock" \
         -s3.config="$dir/s3.json" \
+        -volume.max=0 \
         -s3.domainName=localhost
     wait_http seaweedfs "http://127.0.0.1:$WEED_S3_PORT" "$LAST_PID" "$RUN/seaweedfs.log"
 }

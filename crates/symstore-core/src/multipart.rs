@@ -148,42 +148,42 @@ pub async fn upload(
     }
 
     let upload_id = backend.create().await?;
-    let guard = AbortOnDrop {
+    let mut upload = OpenUpload {
         backend: backend.clone(),
         upload_id: Some(upload_id.clone()),
+        in_flight: JoinSet::new(),
     };
-    let outcome = send_parts(
-        &backend,
-        &upload_id,
-        head,
-        &mut reader,
-        options,
-        &progress,
-        total,
-    )
-    .await;
-    match outcome {
-        Ok((parts, size)) => match backend.complete(&upload_id, parts, size).await {
-            Ok(result) => {
-                guard.disarm();
-                Ok(result)
-            }
-            Err(e) => {
-                guard.abort_now().await;
-                Err(e)
-            }
-        },
+    let outcome = send_parts(&mut upload, head, &mut reader, options, &progress, total).await;
+    let completed = match outcome {
+        Ok((parts, size)) => backend.complete(&upload_id, parts, size).await,
+        Err(e) => Err(e),
+    };
+    match completed {
+        Ok(result) => {
+            upload.disarm();
+            Ok(result)
+        }
         Err(e) => {
-            guard.abort_now().await;
+            upload.abort_now().await;
             Err(e)
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A part upload task's outcome: the stored part and its buffer (for reuse).
+type PartOutcome = Result<(CompletedPart, Bytes)>;
+
+/// What the send loop waits for next.
+enum Event {
+    Read(Option<Bytes>),
+    Sent(PartOutcome),
+}
+
+/// Sends the parts: reads the next part while up to `concurrency` parts are in flight and,
+/// at the same time, collects finished parts, so a slow source neither hides a failed part
+/// nor holds back progress.
 async fn send_parts(
-    backend: &Arc<dyn MultipartBackend>,
-    upload_id: &str,
+    upload: &mut OpenUpload,
     mut head: VecDeque<Bytes>,
     reader: &mut PartReader,
     options: &UploadOptions,
@@ -191,65 +191,121 @@ async fn send_parts(
     total: Option<u64>,
 ) -> Result<(Vec<CompletedPart>, u64)> {
     let concurrency = options.concurrency.max(1);
-    let mut in_flight: JoinSet<Result<(CompletedPart, Bytes)>> = JoinSet::new();
+    let max_attempts = options.max_attempts.max(1);
+    let upload_id = upload.upload_id.clone().unwrap_or_default();
     let mut parts = Vec::new();
     let mut next_number = 1u32;
     let mut sent = 0u64;
     let mut input_done = false;
     loop {
-        while !input_done && in_flight.len() < concurrency {
-            let part = match head.pop_front() {
-                Some(part) => Some(part),
-                None => reader.next_part().await?,
-            };
-            let Some(data) = part else {
-                input_done = true;
-                break;
-            };
-            if u64::from(next_number) > MAX_PARTS {
-                return Err(Error::Backend {
-                    context: crate::Context::new("put"),
-                    message: format!(
-                        "the payload needs more than {MAX_PARTS} parts: raise upload.part_size"
-                    ),
-                    retryable: false,
-                    source: None,
-                });
-            }
-            let backend = backend.clone();
-            let upload_id = upload_id.to_owned();
-            let max_attempts = options.max_attempts.max(1);
-            let number = next_number;
-            next_number += 1;
-            in_flight.spawn(async move {
-                let crc = crc32c(&data);
-                let send = || backend.upload_part(&upload_id, number, data.clone(), crc);
-                let part = send
-                    .retry(retry_policy(max_attempts))
-                    .when(Error::is_retryable)
-                    .notify(|e, delay| {
-                        tracing::warn!(part = number, error = %e, ?delay, "retrying part")
-                    })
-                    .await?;
-                Ok((part, data))
-            });
-        }
-        let Some(joined) = in_flight.join_next().await else {
+        let may_read = !input_done && upload.in_flight.len() < concurrency;
+        if !may_read && upload.in_flight.is_empty() {
             break;
+        }
+        let event = if may_read && let Some(part) = head.pop_front() {
+            Event::Read(Some(part))
+        } else {
+            // Finished parts first: a failure ends the upload without waiting for input.
+            tokio::select! {
+                biased;
+                Some(joined) = upload.in_flight.join_next(), if !upload.in_flight.is_empty() => {
+                    Event::Sent(joined.unwrap_or_else(|e| Err(task_failed(e))))
+                }
+                part = reader.next_part(), if may_read => Event::Read(part?),
+            }
         };
-        let (part, data) = joined.map_err(|e| Error::Backend {
-            context: crate::Context::new("put"),
-            message: format!("a part upload task failed: {e}"),
-            retryable: false,
-            source: None,
-        })??;
-        sent += data.len() as u64;
-        report(progress, sent, total);
-        reader.recycle(data);
-        parts.push(part);
+        match event {
+            Event::Read(None) => input_done = true,
+            Event::Read(Some(data)) => {
+                if u64::from(next_number) > MAX_PARTS {
+                    return Err(Error::Backend {
+                        context: crate::Context::new("put"),
+                        message: format!(
+                            "the payload needs more than {MAX_PARTS} parts: raise upload.part_size"
+                        ),
+                        retryable: false,
+                        source: None,
+                    });
+                }
+                let backend = upload.backend.clone();
+                let upload_id = upload_id.clone();
+                let number = next_number;
+                next_number += 1;
+                upload
+                    .in_flight
+                    .spawn(send_part(backend, upload_id, number, data, max_attempts));
+            }
+            Event::Sent(outcome) => {
+                let (part, data) = outcome?;
+                sent += data.len() as u64;
+                report(progress, sent, total);
+                reader.recycle(data);
+                parts.push(part);
+            }
+        }
     }
     parts.sort_by_key(|p| p.part_number);
     Ok((parts, sent))
+}
+
+/// Uploads one part, retrying retryable errors with backoff; a part that still fails after
+/// the last attempt says so.
+async fn send_part(
+    backend: Arc<dyn MultipartBackend>,
+    upload_id: String,
+    number: u32,
+    data: Bytes,
+    max_attempts: u32,
+) -> PartOutcome {
+    let crc = crc32c(&data);
+    let mut attempts = 0u32;
+    let send = || {
+        attempts += 1;
+        backend.upload_part(&upload_id, number, data.clone(), crc)
+    };
+    let outcome = send
+        .retry(retry_policy(max_attempts))
+        .when(Error::is_retryable)
+        .notify(|e, delay| tracing::warn!(part = number, error = %e, ?delay, "retrying part"))
+        .await;
+    match outcome {
+        Ok(part) => Ok((part, data)),
+        // A retryable error here means every attempt failed.
+        Err(e) if e.is_retryable() => Err(gave_up(e, number, attempts)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The error of a part that failed every attempt: names the part and the attempts, and
+/// keeps the last error as its source.
+fn gave_up(last: Error, part: u32, attempts: u32) -> Error {
+    let context = last
+        .context()
+        .cloned()
+        .unwrap_or_else(|| crate::Context::new("upload part"));
+    let full = last.to_string();
+    let cause = full
+        .strip_prefix(&format!("{context}: "))
+        .unwrap_or(&full)
+        .to_owned();
+    let plural = if attempts == 1 { "" } else { "s" };
+    Error::Backend {
+        context,
+        message: format!(
+            "part {part} failed after {attempts} attempt{plural}, the last with: {cause}"
+        ),
+        retryable: true,
+        source: Some(Box::new(last)),
+    }
+}
+
+fn task_failed(e: tokio::task::JoinError) -> Error {
+    Error::Backend {
+        context: crate::Context::new("put"),
+        message: format!("a part upload task failed: {e}"),
+        retryable: false,
+        source: None,
+    }
 }
 
 fn retry_policy(max_attempts: u32) -> ExponentialBuilder {
@@ -280,46 +336,64 @@ fn concat(parts: VecDeque<Bytes>) -> Bytes {
     all.freeze()
 }
 
-/// Aborts the upload when dropped before [`disarm`](Self::disarm): a cancelled upload
-/// future leaves nothing behind.
-struct AbortOnDrop {
+/// A started multipart upload and its part tasks. Unless [`disarm`](Self::disarm)ed after
+/// completion it is aborted, also when dropped (the upload future cancelled): the part
+/// tasks are stopped and awaited first, so no part lands after the abort.
+struct OpenUpload {
     backend: Arc<dyn MultipartBackend>,
     upload_id: Option<String>,
+    in_flight: JoinSet<PartOutcome>,
 }
 
-impl AbortOnDrop {
+impl OpenUpload {
     fn disarm(mut self) {
         self.upload_id = None;
     }
 
     async fn abort_now(mut self) {
-        if let Some(id) = self.upload_id.take()
-            && let Err(e) = self.backend.abort(&id).await
-        {
-            tracing::error!(upload_id = %id, error = %e, "aborting a failed upload failed");
-        }
+        let Some(id) = self.upload_id.take() else {
+            return;
+        };
+        abort(
+            self.backend.clone(),
+            id,
+            std::mem::take(&mut self.in_flight),
+        )
+        .await;
     }
 }
 
-impl Drop for AbortOnDrop {
+impl Drop for OpenUpload {
     fn drop(&mut self) {
         let Some(id) = self.upload_id.take() else {
             return;
         };
-        let backend = self.backend.clone();
+        let in_flight = std::mem::take(&mut self.in_flight);
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 tracing::info!(upload_id = %id, "upload cancelled: aborting it");
-                runtime.spawn(async move {
-                    if let Err(e) = backend.abort(&id).await {
-                        tracing::error!(upload_id = %id, error = %e, "abort after cancel failed");
-                    }
-                });
+                runtime.spawn(abort(self.backend.clone(), id, in_flight));
             }
             Err(_) => tracing::error!(upload_id = %id, "upload dropped outside a runtime"),
         }
     }
 }
+
+/// Stops the part tasks, waits until they are gone, then aborts the upload.
+async fn abort(
+    backend: Arc<dyn MultipartBackend>,
+    upload_id: String,
+    mut in_flight: JoinSet<PartOutcome>,
+) {
+    in_flight.shutdown().await;
+    if let Err(e) = backend.abort(&upload_id).await {
+        tracing::error!(upload_id = %upload_id, error = %e, "aborting the upload failed");
+    }
+}
+
+/// How long (in 1 ms steps) the reader waits for a sent part's buffer to come back before it
+/// allocates another one.
+const RECLAIM_WAITS: u32 = 20;
 
 /// Cuts a stream of chunks into parts of exactly `part_size` bytes (the last may be
 /// shorter), reusing the buffers of parts already sent.
@@ -327,7 +401,14 @@ struct PartReader {
     stream: ByteStream,
     part_size: usize,
     current: BytesMut,
+    /// Emptied buffers, ready for the next part.
     spare: Vec<BytesMut>,
+    /// Sent parts whose buffer the HTTP client may still hold for a moment after the
+    /// response arrived (it drops the request body on its own connection task).
+    returning: Vec<Bytes>,
+    /// Start addresses of the buffers this reader allocated: parts sliced out of the
+    /// caller's bytes are not ours to reuse.
+    owned: Vec<usize>,
     leftover: Bytes,
     done: bool,
 }
@@ -339,18 +420,16 @@ impl PartReader {
             part_size,
             current: BytesMut::new(),
             spare: Vec::new(),
+            returning: Vec::new(),
+            owned: Vec::new(),
             leftover: Bytes::new(),
             done: false,
         }
     }
 
+    /// The next part, `None` at the end of the input. Cancel-safe: a call dropped while it
+    /// waits for input loses nothing, the next call goes on where it stopped.
     async fn next_part(&mut self) -> Result<Option<Bytes>> {
-        if self.current.capacity() < self.part_size {
-            self.current = self
-                .spare
-                .pop()
-                .unwrap_or_else(|| BytesMut::with_capacity(self.part_size));
-        }
         while self.current.len() < self.part_size {
             if self.leftover.is_empty() {
                 if self.done {
@@ -364,6 +443,16 @@ impl PartReader {
                     }
                 }
             }
+            if self.current.is_empty() && self.leftover.len() >= self.part_size {
+                // A chunk holding a whole part (bytes in memory): slice it, do not copy it.
+                return Ok(Some(self.leftover.split_to(self.part_size)));
+            }
+            if self.current.capacity() < self.part_size {
+                // What is left of the last split still shares the previous part's buffer:
+                // let go of it, so that buffer can come back.
+                self.current = BytesMut::new();
+                self.current = self.buffer().await;
+            }
             let room = self.part_size - self.current.len();
             let take = room.min(self.leftover.len());
             self.current
@@ -375,13 +464,49 @@ impl PartReader {
         Ok(Some(self.current.split().freeze()))
     }
 
-    /// Takes back a sent part's buffer when nothing else holds it.
-    fn recycle(&mut self, part: Bytes) {
-        if let Ok(mut buffer) = part.try_into_mut() {
-            buffer.clear();
-            if buffer.capacity() >= self.part_size {
-                self.spare.push(buffer);
+    /// An empty buffer of `part_size`: a sent part's when one is free or about to be,
+    /// else a new one. Without the short wait, every part whose body the HTTP client had
+    /// not dropped yet cost a fresh allocation, and peak memory crept up with the upload's
+    /// length (43 MiB after 1 GiB, 51 to 59 MiB after 4 GiB).
+    async fn buffer(&mut self) -> BytesMut {
+        for _ in 0..RECLAIM_WAITS {
+            self.reclaim();
+            if let Some(buffer) = self.spare.pop() {
+                return buffer;
             }
+            if self.returning.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let buffer = BytesMut::with_capacity(self.part_size);
+        self.owned.push(buffer.as_ptr() as usize);
+        buffer
+    }
+
+    /// Moves the sent parts nothing else holds any more to `spare`.
+    fn reclaim(&mut self) {
+        let mut still_held = Vec::new();
+        for part in self.returning.drain(..) {
+            match part.try_into_mut() {
+                Ok(mut buffer) => {
+                    buffer.clear();
+                    // A short last part's view cannot hold a whole part; it is the end.
+                    if buffer.capacity() >= self.part_size {
+                        self.spare.push(buffer);
+                    }
+                }
+                Err(part) => still_held.push(part),
+            }
+        }
+        self.returning = still_held;
+    }
+
+    /// Takes back a sent part's buffer, now or once the HTTP client lets go of it.
+    fn recycle(&mut self, part: Bytes) {
+        if self.owned.contains(&(part.as_ptr() as usize)) {
+            self.returning.push(part);
+            self.reclaim();
         }
     }
 }
@@ -406,5 +531,67 @@ mod tests {
         assert_eq!(sizes, [7000, 7000, 7000, 7000, 2000]);
         let expected: Vec<u8> = (0..10).flat_map(|i| vec![i as u8; 3000]).collect();
         assert_eq!(all, expected);
+    }
+
+    fn chunks_of(total: usize, chunk: usize) -> ByteStream {
+        let chunks: Vec<Result<Bytes>> = (0..total.div_ceil(chunk))
+            .map(|i| Ok(Bytes::from(vec![i as u8; chunk.min(total - i * chunk)])))
+            .collect();
+        futures::stream::iter(chunks).boxed()
+    }
+
+    #[tokio::test]
+    async fn a_sent_part_still_held_by_the_client_for_a_moment_is_reused_not_reallocated() {
+        let mut reader = PartReader::new(chunks_of(30_000, 1000), 10_000);
+        let first = reader.next_part().await.unwrap().unwrap();
+        let address = first.as_ptr();
+        // The HTTP client drops its copy of the body a moment after the response.
+        let held_by_client = first.clone();
+        reader.recycle(first);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            drop(held_by_client);
+        });
+        let second = reader.next_part().await.unwrap().unwrap();
+        assert_eq!(
+            second.as_ptr(),
+            address,
+            "the first part's buffer was reused"
+        );
+        assert_eq!(reader.owned.len(), 1, "one buffer allocated in all");
+    }
+
+    #[tokio::test]
+    async fn parts_of_bytes_in_memory_are_slices_and_never_reused_as_buffers() {
+        let body = Bytes::from(vec![7u8; 25_000]);
+        let stream = futures::stream::once({
+            let body = body.clone();
+            async move { Ok(body) }
+        })
+        .boxed();
+        let mut reader = PartReader::new(stream, 10_000);
+        let mut sizes = Vec::new();
+        while let Some(part) = reader.next_part().await.unwrap() {
+            if sizes.is_empty() {
+                assert_eq!(part.as_ptr(), body.as_ptr(), "sliced, not copied");
+            }
+            sizes.push(part.len());
+            reader.recycle(part);
+        }
+        assert_eq!(sizes, [10_000, 10_000, 5_000]);
+        assert_eq!(reader.owned.len(), 1, "only the short tail was copied");
+        let kept: Vec<usize> = reader
+            .returning
+            .iter()
+            .map(|p| p.as_ptr() as usize)
+            .collect();
+        assert!(
+            kept.iter().all(|a| reader.owned.contains(a)),
+            "no slice of the caller's bytes kept"
+        );
+        assert!(
+            body.iter().all(|&b| b == 7),
+            "the caller's bytes were not touched"
+        );
     }
 }

@@ -39,14 +39,20 @@ pub enum Target {
     NthPartRequest(usize),
     /// Every attempt of the part with this number.
     EveryAttemptOfPart(u32),
+    /// The Nth PutObject request (a `PUT` of a whole object: no `partNumber`, no
+    /// `uploadId`), 1-based.
+    NthObjectPut(usize),
 }
 
 #[derive(Default)]
 struct Record {
     /// Part numbers of the UploadPart requests, in arrival order.
     part_requests: Vec<u32>,
-    /// Part numbers of the requests that got the fault, in arrival order.
+    /// Part numbers of the requests that got the fault, in arrival order (0 for a
+    /// PutObject).
     faulted: Vec<u32>,
+    /// How many PutObject requests arrived.
+    object_puts: usize,
 }
 
 /// A running fault proxy; it stops with the test's runtime.
@@ -98,9 +104,15 @@ impl FaultProxy {
             .count()
     }
 
-    /// The part numbers of the requests that got the fault, in arrival order.
+    /// The part numbers of the requests that got the fault, in arrival order (0 stands for
+    /// a PutObject).
     pub fn faulted_parts(&self) -> Vec<u32> {
         self.record.lock().unwrap().faulted.clone()
+    }
+
+    /// How many PutObject requests (whole objects, not parts) arrived.
+    pub fn object_puts(&self) -> usize {
+        self.record.lock().unwrap().object_puts
     }
 }
 
@@ -114,8 +126,16 @@ struct Rule {
 /// A parsed request head, with its raw bytes to forward unchanged.
 struct Head {
     raw: Vec<u8>,
-    part_number: Option<u32>,
+    kind: Kind,
     body: Framing,
+}
+
+/// The requests the proxy tells apart.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    UploadPart(u32),
+    PutObject,
+    Other,
 }
 
 enum Framing {
@@ -124,16 +144,30 @@ enum Framing {
 }
 
 impl Rule {
-    /// Registers an UploadPart request; tells whether it gets the fault.
-    fn hits(&self, part_number: u32) -> bool {
+    /// Registers a request; tells whether it gets the fault.
+    fn hits(&self, kind: Kind) -> bool {
         let mut record = self.record.lock().unwrap();
-        record.part_requests.push(part_number);
-        let hit = match self.target {
-            Target::NthPartRequest(n) => record.part_requests.len() == n,
-            Target::EveryAttemptOfPart(p) => part_number == p,
+        let hit = match kind {
+            Kind::UploadPart(number) => {
+                record.part_requests.push(number);
+                match self.target {
+                    Target::NthPartRequest(n) => record.part_requests.len() == n,
+                    Target::EveryAttemptOfPart(p) => number == p,
+                    Target::NthObjectPut(_) => false,
+                }
+            }
+            Kind::PutObject => {
+                record.object_puts += 1;
+                self.target == Target::NthObjectPut(record.object_puts)
+            }
+            Kind::Other => false,
         };
         if hit {
-            record.faulted.push(part_number);
+            let number = match kind {
+                Kind::UploadPart(n) => n,
+                _ => 0,
+            };
+            record.faulted.push(number);
         }
         hit
     }
@@ -148,10 +182,7 @@ impl Rule {
             let Some(head) = read_head(&mut client_read).await else {
                 break;
             };
-            let fault = match head.part_number {
-                Some(n) if self.hits(n) => Some(self.fault),
-                _ => None,
-            };
+            let fault = self.hits(head.kind).then_some(self.fault);
             match fault {
                 None => {
                     if server_write.write_all(&head.raw).await.is_err()
@@ -278,20 +309,33 @@ async fn read_head<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<He
         }
     }
     let request_line = request_line?;
-    let part_number = request_line
-        .starts_with("PUT ")
-        .then(|| query_value(&request_line, "partNumber"))
-        .flatten()
-        .and_then(|v| v.parse().ok());
+    let kind = if !request_line.starts_with("PUT ") {
+        Kind::Other
+    } else if let Some(n) = query_value(&request_line, "partNumber").and_then(|v| v.parse().ok()) {
+        Kind::UploadPart(n)
+    } else if query_value(&request_line, "uploadId").is_none() && names_an_object(&request_line) {
+        Kind::PutObject
+    } else {
+        Kind::Other
+    };
     Some(Head {
         raw,
-        part_number,
+        kind,
         body: if chunked {
             Framing::Chunked
         } else {
             Framing::Length(length)
         },
     })
+}
+
+/// Whether the (path-style) request target is `/bucket/key`, not just `/bucket`.
+fn names_an_object(request_line: &str) -> bool {
+    let target = request_line.split(' ').nth(1).unwrap_or_default();
+    let path = target.split('?').next().unwrap_or_default();
+    path.trim_start_matches('/')
+        .split_once('/')
+        .is_some_and(|(_, key)| !key.is_empty())
 }
 
 fn query_value<'a>(request_line: &'a str, name: &str) -> Option<&'a str> {
