@@ -145,16 +145,17 @@ where
                 }
             } else if looks_like_credentials(&lowered) {
                 credentials_error(context, &chain, err)
-            } else if failure.is_io() || lowered.contains("connect") {
+            } else if looks_like_no_connection(&lowered) {
                 Error::Connect {
                     context,
                     hint: facts.connect(),
                     source: Some(Box::new(err)),
                 }
             } else {
+                // Connected, then the exchange broke (reset, closed mid-message).
                 Error::Backend {
                     context,
-                    message: chain,
+                    message: format!("the connection broke during the request: {chain}"),
                     retryable: true,
                     source: Some(Box::new(err)),
                 }
@@ -266,6 +267,20 @@ fn looks_like_tls(lowered: &str) -> bool {
         "handshake",
         "invalidcontenttype",
         "corrupt message",
+    ]
+    .iter()
+    .any(|needle| lowered.contains(needle))
+}
+
+/// No connection was made at all: refused, unreachable, or the name did not resolve.
+fn looks_like_no_connection(lowered: &str) -> bool {
+    [
+        "client error (connect)",
+        "connection refused",
+        "dns error",
+        "failed to lookup address",
+        "network is unreachable",
+        "no route to host",
     ]
     .iter()
     .any(|needle| lowered.contains(needle))

@@ -364,6 +364,13 @@ async fn persistent_connection_resets_fail_the_put_and_leave_nothing() {
         message.contains("2 attempts"),
         "says it was retried: {message}"
     );
+    let last = std::error::Error::source(&err)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(
+        last.contains("connection broke during the request"),
+        "a reset after connecting is not called a connect failure: {last}"
+    );
     assert_eq!(proxy.attempts_of_part(1), 2);
     assert_nothing_left(&store, &key).await;
 }
