@@ -404,6 +404,48 @@ pub async fn concurrent_writers_to_one_key(store: &dyn SymbolStore, prefix: &str
     );
 }
 
+/// `download_to` writes the whole object, read in parallel ranges, and an empty one; a
+/// missing key leaves no file.
+pub async fn download_in_ranges(store: &dyn SymbolStore, prefix: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opts = crate::download::DownloadOptions {
+        range_size: 1024 * 1024,
+        ..Default::default()
+    };
+    for (name, len) in [
+        ("ranged", 3 * 1024 * 1024 + 5),
+        ("one-range", 1000),
+        ("empty", 0),
+    ] {
+        let k = key(prefix, name);
+        let body = test_bytes(len, 11);
+        store
+            .put(&k, body.clone().into(), PutOptions::default())
+            .await
+            .expect("put");
+        let target = dir.path().join(name);
+        let size = crate::download::download_to(store, &k, &target, opts)
+            .await
+            .unwrap_or_else(|e| panic!("download {k}: {e}"));
+        assert_eq!(size, len as u64);
+        assert_eq!(
+            std::fs::read(&target).expect("read"),
+            body,
+            "{k} downloaded"
+        );
+    }
+    let missing = dir.path().join("missing");
+    match crate::download::download_to(store, &key(prefix, "missing"), &missing, opts).await {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("download of a missing key gave {other:?}"),
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(left.len(), 3, "no temporary file is left: {left:?}");
+}
+
 /// `check` succeeds and leaves no probe object behind.
 pub async fn check_passes_and_cleans_up(store: &dyn SymbolStore, _prefix: &str) {
     let report = store.check().await;
@@ -432,6 +474,7 @@ pub async fn run_all(store: &dyn SymbolStore, prefix: &str) {
     create_only_on_existing_key(store, &format!("{prefix}create_only/")).await;
     invalid_keys(store, &format!("{prefix}invalid/")).await;
     concurrent_writers_to_one_key(store, &format!("{prefix}concurrent/")).await;
+    download_in_ranges(store, &format!("{prefix}download/")).await;
     check_passes_and_cleans_up(store, prefix).await;
 }
 
@@ -457,6 +500,7 @@ macro_rules! conformance_tests {
             create_only_on_existing_key,
             invalid_keys,
             concurrent_writers_to_one_key,
+            download_in_ranges,
             check_passes_and_cleans_up
         ]);
     };

@@ -5,10 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
-
-use crate::{ByteStream, Context, Error, Result};
 
 static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
 
@@ -43,6 +40,12 @@ impl TempFile {
     /// Appends `bytes`.
     pub(crate) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.file.write_all(bytes).await
+    }
+
+    /// A second handle on the same file, for positional writes from blocking threads.
+    pub(crate) async fn std_clone(&mut self) -> io::Result<std::fs::File> {
+        self.file.flush().await?;
+        Ok(self.file.try_clone().await?.into_std().await)
     }
 
     /// Flushes and fsyncs the data, then renames the file to `target`, replacing it.
@@ -81,27 +84,4 @@ async fn sync_parent(path: &Path) -> io::Result<()> {
         tokio::fs::File::open(parent).await?.sync_all().await?;
     }
     Ok(())
-}
-
-/// Writes `stream` to `path` atomically; returns the bytes written.
-pub(crate) async fn write_stream_atomically(
-    path: &Path,
-    mut stream: ByteStream,
-    context: Context,
-) -> Result<u64> {
-    let context = context.key(path.display().to_string());
-    let io_err = |e| Error::io(context.clone(), e);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut temp = TempFile::create_in(&dir).await.map_err(io_err)?;
-    let mut written = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        temp.write_all(&chunk).await.map_err(io_err)?;
-        written += chunk.len() as u64;
-    }
-    temp.persist(path).await.map_err(io_err)?;
-    Ok(written)
 }

@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod config;
+pub mod download;
 mod error;
 mod fs;
 mod fs_util;

@@ -487,13 +487,12 @@ pub trait SymbolStoreExt: SymbolStore {
         self.put(key, PutPayload::from_file(path), opts).await
     }
 
-    /// Writes an object to a local file, streaming it through a temporary file that is
-    /// renamed into place when complete.
+    /// Writes an object to a local file: large objects as parallel ranged reads, all of the
+    /// same version, through a temporary file renamed into place when complete (see
+    /// [`download::download_to`](crate::download::download_to) for the options).
     async fn download_to(&self, key: &ObjectKey, path: impl Into<PathBuf> + Send) -> Result<u64> {
         let path = path.into();
-        let result = self.get(key, GetOptions::default()).await?;
-        crate::fs_util::write_stream_atomically(&path, result.stream, Context::new("download"))
-            .await
+        crate::download::download_to(self, key, &path, Default::default()).await
     }
 
     /// Collects a listing into memory.

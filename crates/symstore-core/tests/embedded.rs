@@ -220,3 +220,85 @@ async fn download_to_writes_the_whole_object_atomically() {
     ));
     assert_eq!(files_under(dir.path()), vec!["big.debug".to_owned()]);
 }
+
+/// A memory store whose object is replaced right after the first read, as by a concurrent
+/// uploader.
+#[derive(Debug)]
+struct ReplacedAfterFirstRead {
+    inner: MemoryStore,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Display for ReplacedAfterFirstRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("replaced-after-first-read")
+    }
+}
+
+#[async_trait::async_trait]
+impl SymbolStore for ReplacedAfterFirstRead {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> symstore_core::Result<symstore_core::PutResult> {
+        self.inner.put(key, payload, opts).await
+    }
+    async fn get(
+        &self,
+        key: &ObjectKey,
+        opts: symstore_core::GetOptions,
+    ) -> symstore_core::Result<symstore_core::GetResult> {
+        if self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            let newer = vec![2u8; 3 << 20];
+            self.inner
+                .put(key, newer.into(), PutOptions::default())
+                .await?;
+        }
+        self.inner.get(key, opts).await
+    }
+    async fn head(&self, key: &ObjectKey) -> symstore_core::Result<symstore_core::ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> symstore_core::Result<()> {
+        self.inner.delete(key).await
+    }
+    fn list(
+        &self,
+        prefix: &str,
+        opts: symstore_core::ListOptions,
+    ) -> futures::stream::BoxStream<'static, symstore_core::Result<symstore_core::ObjectMeta>> {
+        self.inner.list(prefix, opts)
+    }
+    async fn check(&self) -> symstore_core::CheckReport {
+        self.inner.check().await
+    }
+}
+
+#[tokio::test]
+async fn an_object_replaced_during_a_ranged_download_fails_it_instead_of_mixing_versions() {
+    let store = ReplacedAfterFirstRead {
+        inner: MemoryStore::new(),
+        reads: Default::default(),
+    };
+    let k = key("replaced/during/download");
+    store
+        .put(&k, vec![1u8; 3 << 20].into(), PutOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = symstore_core::download::DownloadOptions::default();
+    opts.range_size = 1 << 20;
+    opts.concurrency = 1;
+    let target = dir.path().join("out");
+    match symstore_core::download::download_to(&store, &k, &target, opts).await {
+        Err(Error::Precondition { .. }) => {}
+        other => panic!("expected a precondition failure, got {other:?}"),
+    }
+    assert_eq!(
+        files_under(dir.path()),
+        Vec::<String>::new(),
+        "nothing written"
+    );
+}

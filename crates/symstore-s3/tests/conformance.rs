@@ -40,6 +40,7 @@ symstore_core::conformance_tests!(minio_profile_on_juicefs_gateway, juicefs, onl
     create_only_on_existing_key,
     invalid_keys,
     concurrent_writers_to_one_key,
+    download_in_ranges,
     check_passes_and_cleans_up,
 ]);
 symstore_core::conformance_tests!(gcs_profile_on_seaweedfs, gcs_profile_on_seaweedfs);

@@ -1,0 +1,145 @@
+//! Downloads to a local file: large objects as parallel ranged reads written at their
+//! offsets, every range pinned to the same version of the object by its entity tag, through a
+//! temporary file renamed into place only when complete.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::fs_util::TempFile;
+use crate::{ByteRange, Context, Error, GetOptions, ObjectKey, Result, SymbolStore};
+
+/// How a download is split.
+///
+/// ```
+/// use symstore_core::download::DownloadOptions;
+/// let opts = DownloadOptions::default();
+/// assert_eq!(opts.range_size, 8 * 1024 * 1024);
+/// assert_eq!(opts.concurrency, 4);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DownloadOptions {
+    /// Bytes per ranged read; objects no larger than this are read in one request.
+    pub range_size: u64,
+    /// Ranged reads in flight. Memory is about `range_size * concurrency`.
+    pub concurrency: usize,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        Self {
+            range_size: 8 * 1024 * 1024,
+            concurrency: 4,
+        }
+    }
+}
+
+/// Writes the object at `key` to `path`; returns its size.
+///
+/// Objects larger than one range are read as parallel ranged GETs, each with `If-Match` on
+/// the entity tag seen first: an object replaced during the download fails the download
+/// (with [`Error::Precondition`]) instead of mixing two versions. Nothing appears at `path`
+/// unless every byte arrived.
+///
+/// ```
+/// use symstore_core::{MemoryStore, ObjectKey, SymbolStore, PutOptions};
+/// use symstore_core::download::{download_to, DownloadOptions};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let key = ObjectKey::new("a/b")?;
+/// store.put(&key, vec![7u8; 3000].into(), PutOptions::default()).await?;
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut opts = DownloadOptions::default();
+/// opts.range_size = 1024;
+/// let size = download_to(&store, &key, &dir.path().join("b"), opts).await?;
+/// assert_eq!(size, 3000);
+/// # Ok::<(), symstore_core::Error>(())
+/// # }).unwrap();
+/// ```
+pub async fn download_to<S: SymbolStore + ?Sized>(
+    store: &S,
+    key: &ObjectKey,
+    path: &Path,
+    opts: DownloadOptions,
+) -> Result<u64> {
+    let context = Context::new("download")
+        .key(key.as_str())
+        .endpoint(path.display().to_string());
+    let io_err = |e| Error::io(context.clone(), e);
+    let range_size = opts.range_size.max(1);
+    // The first range also tells the size and the entity tag.
+    let first = store
+        .get(
+            key,
+            GetOptions::default().range(ByteRange::Bounded(0..range_size)),
+        )
+        .await;
+    let first = match first {
+        // An empty object has no satisfiable range.
+        Err(Error::RangeNotSatisfiable { .. }) => store.get(key, GetOptions::default()).await?,
+        other => other?,
+    };
+    let size = first.meta.size;
+    let e_tag = first.meta.e_tag.clone();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut temp = TempFile::create_in(&dir).await.map_err(io_err)?;
+    let first_bytes = first.bytes().await?;
+    temp.write_all(&first_bytes).await.map_err(io_err)?;
+    if size > first_bytes.len() as u64 {
+        let file = Arc::new(temp.std_clone().await.map_err(io_err)?);
+        let ranges = (1..size.div_ceil(range_size))
+            .map(|i| i * range_size..((i + 1) * range_size).min(size));
+        futures::stream::iter(ranges)
+            .map(|range| {
+                let file = file.clone();
+                let mut get = GetOptions::default().range(ByteRange::Bounded(range.clone()));
+                get.if_match = e_tag.clone();
+                let context = context.clone();
+                async move {
+                    let bytes = store.get(key, get).await?.bytes().await?;
+                    if bytes.len() as u64 != range.end - range.start {
+                        return Err(Error::Backend {
+                            context,
+                            message: format!(
+                                "range {}..{} returned {} bytes",
+                                range.start,
+                                range.end,
+                                bytes.len()
+                            ),
+                            retryable: true,
+                            source: None,
+                        });
+                    }
+                    tokio::task::spawn_blocking(move || write_at(&file, &bytes, range.start))
+                        .await
+                        .map_err(|e| Error::io(context.clone(), std::io::Error::other(e)))?
+                        .map_err(|e| Error::io(context, e))
+                }
+            })
+            .buffer_unordered(opts.concurrency.max(1))
+            .try_collect::<()>()
+            .await?;
+    }
+    temp.persist(path).await.map_err(io_err)?;
+    Ok(size)
+}
+
+#[cfg(unix)]
+fn write_at(file: &std::fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
+
+#[cfg(windows)]
+fn write_at(file: &std::fs::File, mut bytes: &[u8], mut offset: u64) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        let n = std::os::windows::fs::FileExt::seek_write(file, bytes, offset)?;
+        bytes = &bytes[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}
