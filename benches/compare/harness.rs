@@ -56,6 +56,11 @@ const CLIENTS: &[&str] = &[
 ];
 
 fn main() -> Fallible<()> {
+    // object_store's HTTP client (reqwest, rustls without a bundled provider) uses ring, the
+    // one rustls provider this workspace compiles (deprecated only for lacking post-quantum
+    // key exchange, irrelevant to plain-HTTP benchmarks on 127.0.0.1).
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (command, rest) = args.split_first().ok_or("usage: see the module docs")?;
     match command.as_str() {
