@@ -1,6 +1,7 @@
 //! Downloads to a local file: large objects as parallel ranged reads written at their
-//! offsets, every range pinned to the same version of the object by its entity tag, through a
-//! temporary file renamed into place only when complete.
+//! offsets, every range pinned to the same version of the object by its entity tag, the
+//! whole object's CRC32C verified when the backend stored one, through a temporary file
+//! renamed into place only when complete.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::fs_util::TempFile;
+use crate::multipart::crc32c;
 use crate::{ByteRange, Context, Error, GetOptions, ObjectKey, Result, SymbolStore};
 
 /// How a download is split.
@@ -39,9 +41,10 @@ impl Default for DownloadOptions {
 /// Writes the object at `key` to `path`; returns its size.
 ///
 /// Objects larger than one range are read as parallel ranged GETs, each with `If-Match` on
-/// the entity tag seen first: an object replaced during the download fails the download
-/// (with [`Error::Precondition`]) instead of mixing two versions. Nothing appears at `path`
-/// unless every byte arrived.
+/// the entity tag `head` reported: an object replaced during the download fails the download
+/// (with [`Error::Precondition`]) instead of mixing two versions. When the object's metadata
+/// carries its CRC32C ([`ObjectMeta::crc32c`](crate::ObjectMeta::crc32c)), the bytes received
+/// must match it. Nothing appears at `path` unless every byte arrived intact.
 ///
 /// ```
 /// use symstore_core::{MemoryStore, ObjectKey, SymbolStore, PutOptions};
@@ -68,63 +71,75 @@ pub async fn download_to<S: SymbolStore + ?Sized>(
         .key(key.as_str())
         .endpoint(path.display().to_string());
     let io_err = |e| Error::io(context.clone(), e);
+    let meta = store.head(key).await?;
+    let size = meta.size;
     let range_size = opts.range_size.max(1);
-    // The first range also tells the size and the entity tag.
-    let first = store
-        .get(
-            key,
-            GetOptions::default().range(ByteRange::Bounded(0..range_size)),
-        )
-        .await;
-    let first = match first {
-        // An empty object has no satisfiable range.
-        Err(Error::RangeNotSatisfiable { .. }) => store.get(key, GetOptions::default()).await?,
-        other => other?,
-    };
-    let size = first.meta.size;
-    let e_tag = first.meta.e_tag.clone();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let mut temp = TempFile::create_in(&dir).await.map_err(io_err)?;
-    let first_bytes = first.bytes().await?;
-    temp.write_all(&first_bytes).await.map_err(io_err)?;
-    if size > first_bytes.len() as u64 {
-        let file = Arc::new(temp.std_clone().await.map_err(io_err)?);
-        let ranges = (1..size.div_ceil(range_size))
-            .map(|i| i * range_size..((i + 1) * range_size).min(size));
-        futures::stream::iter(ranges)
-            .map(|range| {
-                let file = file.clone();
-                let mut get = GetOptions::default().range(ByteRange::Bounded(range.clone()));
-                get.if_match = e_tag.clone();
-                let context = context.clone();
-                async move {
-                    let bytes = store.get(key, get).await?.bytes().await?;
-                    if bytes.len() as u64 != range.end - range.start {
-                        return Err(Error::Backend {
-                            context,
-                            message: format!(
-                                "range {}..{} returned {} bytes",
-                                range.start,
-                                range.end,
-                                bytes.len()
-                            ),
-                            retryable: true,
-                            source: None,
-                        });
-                    }
-                    tokio::task::spawn_blocking(move || write_at(&file, &bytes, range.start))
-                        .await
-                        .map_err(|e| Error::io(context.clone(), std::io::Error::other(e)))?
-                        .map_err(|e| Error::io(context, e))
+    let file = Arc::new(temp.std_clone().await.map_err(io_err)?);
+    let ranges: Vec<_> = (0..size.div_ceil(range_size))
+        .map(|i| i * range_size..((i + 1) * range_size).min(size))
+        .collect();
+    // Each range's CRC32C, in the order of the ranges, to check the whole object's.
+    let crcs: Vec<(u32, u64)> = futures::stream::iter(ranges)
+        .map(|range| {
+            let file = file.clone();
+            let mut get = GetOptions::default();
+            if size > range_size {
+                get.range = Some(ByteRange::Bounded(range.clone()));
+            }
+            get.if_match = meta.e_tag.clone();
+            let context = context.clone();
+            async move {
+                let bytes = store.get(key, get).await?.bytes().await?;
+                let len = bytes.len() as u64;
+                if len != range.end - range.start {
+                    return Err(Error::Backend {
+                        context,
+                        message: format!(
+                            "bytes {}..{} came back as {len} bytes",
+                            range.start, range.end
+                        ),
+                        retryable: true,
+                        source: None,
+                    });
                 }
-            })
-            .buffer_unordered(opts.concurrency.max(1))
-            .try_collect::<()>()
-            .await?;
+                tokio::task::spawn_blocking(move || {
+                    write_at(&file, &bytes, range.start).map(|()| (crc32c(&bytes), len))
+                })
+                .await
+                .map_err(|e| Error::io(context.clone(), std::io::Error::other(e)))?
+                .map_err(|e| Error::io(context, e))
+            }
+        })
+        .buffered(opts.concurrency.max(1))
+        .try_collect()
+        .await?;
+    if let Some(expected) = meta.crc32c {
+        let actual = crcs.iter().fold(crc32c(b""), |whole, (crc, len)| {
+            crc_fast::checksum_combine(
+                crc_fast::CrcAlgorithm::Crc32Iscsi,
+                u64::from(whole),
+                u64::from(*crc),
+                *len,
+            ) as u32
+        });
+        if actual != expected {
+            return Err(Error::Backend {
+                context,
+                message: format!(
+                    "the downloaded bytes have CRC32C {actual:08x}, the stored object \
+                     {expected:08x}: corrupted in transit or at rest; nothing was written"
+                ),
+                retryable: true,
+                source: None,
+            });
+        }
     }
+    drop(file);
     temp.persist(path).await.map_err(io_err)?;
     Ok(size)
 }

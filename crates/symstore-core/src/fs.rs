@@ -157,6 +157,7 @@ impl FilesystemStore {
             e_tag: Some(e_tag_of(&stat, size)),
             content_type: header.content_type,
             metadata: header.metadata,
+            crc32c: None,
         };
         Ok(OpenObject {
             file,

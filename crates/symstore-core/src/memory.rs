@@ -101,6 +101,7 @@ impl SymbolStore for MemoryStore {
             e_tag: Some(e_tag.clone()),
             content_type: opts.content_type,
             metadata: opts.metadata,
+            crc32c: Some(crate::multipart::crc32c(&data)),
         };
         let size = meta.size;
         let mut objects = self

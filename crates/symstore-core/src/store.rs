@@ -409,6 +409,10 @@ pub struct ObjectMeta {
     pub content_type: Option<String>,
     /// User metadata (not returned by listings).
     pub metadata: BTreeMap<String, String>,
+    /// The CRC32C of the whole object, when the backend stored one (S3 for objects sent in
+    /// one request; multipart uploads store a composite of their parts' CRCs instead, which
+    /// is not this). [`download_to`](crate::download::download_to) verifies it.
+    pub crc32c: Option<u32>,
 }
 
 impl ObjectMeta {
@@ -421,6 +425,7 @@ impl ObjectMeta {
             e_tag: None,
             content_type: None,
             metadata: BTreeMap::new(),
+            crc32c: None,
         }
     }
 }

@@ -302,3 +302,72 @@ async fn an_object_replaced_during_a_ranged_download_fails_it_instead_of_mixing_
         "nothing written"
     );
 }
+
+/// A memory store whose metadata claims another CRC32C than its bytes have.
+#[derive(Debug)]
+struct WrongChecksum(MemoryStore);
+
+impl std::fmt::Display for WrongChecksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("wrong-checksum")
+    }
+}
+
+#[async_trait::async_trait]
+impl SymbolStore for WrongChecksum {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> symstore_core::Result<symstore_core::PutResult> {
+        self.0.put(key, payload, opts).await
+    }
+    async fn get(
+        &self,
+        key: &ObjectKey,
+        opts: symstore_core::GetOptions,
+    ) -> symstore_core::Result<symstore_core::GetResult> {
+        self.0.get(key, opts).await
+    }
+    async fn head(&self, key: &ObjectKey) -> symstore_core::Result<symstore_core::ObjectMeta> {
+        let mut meta = self.0.head(key).await?;
+        meta.crc32c = meta.crc32c.map(|crc| crc ^ 1);
+        Ok(meta)
+    }
+    async fn delete(&self, key: &ObjectKey) -> symstore_core::Result<()> {
+        self.0.delete(key).await
+    }
+    fn list(
+        &self,
+        prefix: &str,
+        opts: symstore_core::ListOptions,
+    ) -> futures::stream::BoxStream<'static, symstore_core::Result<symstore_core::ObjectMeta>> {
+        self.0.list(prefix, opts)
+    }
+    async fn check(&self) -> symstore_core::CheckReport {
+        self.0.check().await
+    }
+}
+
+#[tokio::test]
+async fn a_download_whose_bytes_do_not_match_the_stored_crc32c_fails_and_writes_nothing() {
+    let store = WrongChecksum(MemoryStore::new());
+    let k = key("corrupt/at/rest");
+    store
+        .put(&k, vec![5u8; 3 << 20].into(), PutOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = symstore_core::download::DownloadOptions::default();
+    opts.range_size = 1 << 20;
+    let err = symstore_core::download::download_to(&store, &k, &dir.path().join("out"), opts)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("CRC32C"), "{err}");
+    assert_eq!(
+        files_under(dir.path()),
+        Vec::<String>::new(),
+        "nothing written"
+    );
+}

@@ -263,6 +263,23 @@ fn metadata_map(
         .unwrap_or_default()
 }
 
+/// The whole object's CRC32C from `x-amz-checksum-crc32c`, unless it is the composite of a
+/// multipart upload's parts (`...-N`), which no plain read can check.
+fn full_object_crc32c(
+    value: Option<&str>,
+    kind: Option<&aws_sdk_s3::types::ChecksumType>,
+) -> Option<u32> {
+    let value = value?;
+    if value.contains('-') || matches!(kind, Some(aws_sdk_s3::types::ChecksumType::Composite)) {
+        return None;
+    }
+    let bytes: [u8; 4] = aws_smithy_types::base64::decode(value)
+        .ok()?
+        .try_into()
+        .ok()?;
+    Some(u32::from_be_bytes(bytes))
+}
+
 /// Parses `bytes START-END/TOTAL`.
 fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
     let rest = value.trim().strip_prefix("bytes ")?;
@@ -354,6 +371,7 @@ impl SymbolStore for S3Store {
             .head_object()
             .bucket(&*self.inner.bucket)
             .key(key.as_str())
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await
             .map_err(|e| self.map(e, context))?;
@@ -365,6 +383,7 @@ impl SymbolStore for S3Store {
         meta.content_type = output.content_type().map(str::to_owned);
         meta.last_modified = system_time(output.last_modified());
         meta.metadata = metadata_map(output.metadata());
+        meta.crc32c = full_object_crc32c(output.checksum_crc32_c(), output.checksum_type());
         Ok(meta)
     }
 
