@@ -221,22 +221,24 @@ async fn download_to_writes_the_whole_object_atomically() {
     assert_eq!(files_under(dir.path()), vec!["big.debug".to_owned()]);
 }
 
-/// A memory store whose object is replaced right after the first read, as by a concurrent
-/// uploader.
-#[derive(Debug)]
-struct ReplacedAfterFirstRead {
+/// A memory store that misbehaves on purpose: it can replace the object right after the
+/// first read (as a concurrent uploader would), or claim another CRC32C than its bytes have.
+#[derive(Debug, Default)]
+struct Tampered {
     inner: MemoryStore,
+    replace_after_first_read: bool,
+    wrong_crc32c: bool,
     reads: std::sync::atomic::AtomicUsize,
 }
 
-impl std::fmt::Display for ReplacedAfterFirstRead {
+impl std::fmt::Display for Tampered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("replaced-after-first-read")
+        f.write_str("tampered")
     }
 }
 
 #[async_trait::async_trait]
-impl SymbolStore for ReplacedAfterFirstRead {
+impl SymbolStore for Tampered {
     async fn put(
         &self,
         key: &ObjectKey,
@@ -250,7 +252,8 @@ impl SymbolStore for ReplacedAfterFirstRead {
         key: &ObjectKey,
         opts: symstore_core::GetOptions,
     ) -> symstore_core::Result<symstore_core::GetResult> {
-        if self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+        let read = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.replace_after_first_read && read == 1 {
             let newer = vec![2u8; 3 << 20];
             self.inner
                 .put(key, newer.into(), PutOptions::default())
@@ -259,7 +262,11 @@ impl SymbolStore for ReplacedAfterFirstRead {
         self.inner.get(key, opts).await
     }
     async fn head(&self, key: &ObjectKey) -> symstore_core::Result<symstore_core::ObjectMeta> {
-        self.inner.head(key).await
+        let mut meta = self.inner.head(key).await?;
+        if self.wrong_crc32c {
+            meta.crc32c = meta.crc32c.map(|crc| crc ^ 1);
+        }
+        Ok(meta)
     }
     async fn delete(&self, key: &ObjectKey) -> symstore_core::Result<()> {
         self.inner.delete(key).await
@@ -278,9 +285,9 @@ impl SymbolStore for ReplacedAfterFirstRead {
 
 #[tokio::test]
 async fn an_object_replaced_during_a_ranged_download_fails_it_instead_of_mixing_versions() {
-    let store = ReplacedAfterFirstRead {
-        inner: MemoryStore::new(),
-        reads: Default::default(),
+    let store = Tampered {
+        replace_after_first_read: true,
+        ..Default::default()
     };
     let k = key("replaced/during/download");
     store
@@ -303,56 +310,12 @@ async fn an_object_replaced_during_a_ranged_download_fails_it_instead_of_mixing_
     );
 }
 
-/// A memory store whose metadata claims another CRC32C than its bytes have.
-#[derive(Debug)]
-struct WrongChecksum(MemoryStore);
-
-impl std::fmt::Display for WrongChecksum {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("wrong-checksum")
-    }
-}
-
-#[async_trait::async_trait]
-impl SymbolStore for WrongChecksum {
-    async fn put(
-        &self,
-        key: &ObjectKey,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> symstore_core::Result<symstore_core::PutResult> {
-        self.0.put(key, payload, opts).await
-    }
-    async fn get(
-        &self,
-        key: &ObjectKey,
-        opts: symstore_core::GetOptions,
-    ) -> symstore_core::Result<symstore_core::GetResult> {
-        self.0.get(key, opts).await
-    }
-    async fn head(&self, key: &ObjectKey) -> symstore_core::Result<symstore_core::ObjectMeta> {
-        let mut meta = self.0.head(key).await?;
-        meta.crc32c = meta.crc32c.map(|crc| crc ^ 1);
-        Ok(meta)
-    }
-    async fn delete(&self, key: &ObjectKey) -> symstore_core::Result<()> {
-        self.0.delete(key).await
-    }
-    fn list(
-        &self,
-        prefix: &str,
-        opts: symstore_core::ListOptions,
-    ) -> futures::stream::BoxStream<'static, symstore_core::Result<symstore_core::ObjectMeta>> {
-        self.0.list(prefix, opts)
-    }
-    async fn check(&self) -> symstore_core::CheckReport {
-        self.0.check().await
-    }
-}
-
 #[tokio::test]
 async fn a_download_whose_bytes_do_not_match_the_stored_crc32c_fails_and_writes_nothing() {
-    let store = WrongChecksum(MemoryStore::new());
+    let store = Tampered {
+        wrong_crc32c: true,
+        ..Default::default()
+    };
     let k = key("corrupt/at/rest");
     store
         .put(&k, vec![5u8; 3 << 20].into(), PutOptions::default())
