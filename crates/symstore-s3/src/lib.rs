@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, rustdoc::broken_intra_doc_links)]
 
+mod check_support;
 mod client;
 mod credentials;
 mod error;
