@@ -83,7 +83,8 @@ pub(crate) async fn build_with(
         StoreConfig::S3(c) => (
             Provider::Aws,
             non_empty(c.endpoint.as_deref()).map(str::to_owned),
-            // Validation requires a region unless an endpoint override is set.
+            // Unset only with an endpoint override (then the default) or under `use_iam: aws`
+            // (then the metadata service tells it, see below).
             non_empty(c.region.as_deref())
                 .unwrap_or(DEFAULT_REGION)
                 .to_owned(),

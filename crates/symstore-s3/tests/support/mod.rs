@@ -130,50 +130,21 @@ pub struct RecordingProxy {
 
 impl RecordingProxy {
     pub async fn start(upstream: &str) -> Self {
-        let upstream = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let connections: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let all = connections.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    return;
-                };
-                let record = Arc::new(Mutex::new(Vec::new()));
-                all.lock().unwrap().push(record.clone());
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    let (mut client_read, mut client_write) = client.into_split();
-                    let (mut server_read, mut server_write) = server.into_split();
-                    let upstream_copy = async {
-                        let mut buffer = vec![0u8; 64 * 1024];
-                        loop {
-                            let n = match client_read.read(&mut buffer).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => n,
-                            };
-                            record.lock().unwrap().extend_from_slice(&buffer[..n]);
-                            if server_write.write_all(&buffer[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                        let _ = server_write.shutdown().await;
-                    };
-                    let downstream_copy = async {
-                        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
-                        let _ = client_write.shutdown().await;
-                    };
-                    tokio::join!(upstream_copy, downstream_copy);
-                });
+        let endpoint = relay(upstream, move |client, server| {
+            let record = Recorded::default();
+            all.lock().unwrap().push(record.clone());
+            async move {
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::join!(
+                    pump(client_read, server_write, Some(record), None),
+                    pump(server_read, client_write, None, None),
+                );
             }
-        });
+        })
+        .await;
         Self {
             endpoint,
             connections,
@@ -232,44 +203,15 @@ pub fn closed_port() -> String {
 /// A TCP proxy on 127.0.0.1 that passes requests through and trickles responses back,
 /// `chunk` bytes every `interval`: a slow but steadily progressing server.
 pub async fn trickling_proxy(upstream: &str, chunk: usize, interval: Duration) -> String {
-    let upstream = upstream
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let upstream = upstream.clone();
-            tokio::spawn(async move {
-                let Ok(server) = TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                let up = async {
-                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-                    let _ = server_write.shutdown().await;
-                };
-                let down = async {
-                    let mut buffer = vec![0u8; chunk];
-                    loop {
-                        let n = match server_read.read(&mut buffer).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if client_write.write_all(&buffer[..n]).await.is_err() {
-                            break;
-                        }
-                        tokio::time::sleep(interval).await;
-                    }
-                    let _ = client_write.shutdown().await;
-                };
-                tokio::join!(up, down);
-            });
-        }
-    });
-    endpoint
+    relay(upstream, move |client, server| async move {
+        let (client_read, client_write) = client.into_split();
+        let (server_read, server_write) = server.into_split();
+        tokio::join!(
+            pump(client_read, server_write, None, None),
+            pump(server_read, client_write, None, Some((chunk, interval))),
+        );
+    })
+    .await
 }
 
 /// A TCP proxy on 127.0.0.1 that forwards to `upstream` and records both directions: what
@@ -282,32 +224,21 @@ pub struct TranscriptProxy {
 
 impl TranscriptProxy {
     pub async fn start(upstream: &str) -> Self {
-        let upstream = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let sent: Arc<Mutex<Vec<u8>>> = Arc::default();
-        let received: Arc<Mutex<Vec<u8>>> = Arc::default();
-        let (record_sent, record_received) = (Arc::clone(&sent), Arc::clone(&received));
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                let (sent, received) = (record_sent.clone(), record_received.clone());
-                tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    let (client_read, client_write) = client.into_split();
-                    let (server_read, server_write) = server.into_split();
-                    tokio::join!(
-                        copy_recording(client_read, server_write, sent),
-                        copy_recording(server_read, client_write, received),
-                    );
-                });
+        let sent = Recorded::default();
+        let received = Recorded::default();
+        let (record_sent, record_received) = (sent.clone(), received.clone());
+        let endpoint = relay(upstream, move |client, server| {
+            let (sent, received) = (record_sent.clone(), record_received.clone());
+            async move {
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::join!(
+                    pump(client_read, server_write, Some(sent), None),
+                    pump(server_read, client_write, Some(received), None),
+                );
             }
-        });
+        })
+        .await;
         Self {
             endpoint,
             sent,
@@ -326,20 +257,53 @@ impl TranscriptProxy {
     }
 }
 
-async fn copy_recording(
+/// Listens on 127.0.0.1 and, for each client connection, connects to `upstream`
+/// (`http://host:port`) and runs `per_connection` on the two streams; returns the proxy's
+/// endpoint.
+async fn relay<F, Fut>(upstream: &str, per_connection: F) -> String
+where
+    F: Fn(TcpStream, TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let upstream = upstream
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            tokio::spawn(per_connection(client, server));
+        }
+    });
+    endpoint
+}
+
+/// Copies `from` to `to` until either side closes, appending what passes to `record`, and,
+/// with `trickle`, passing at most `chunk` bytes every `interval`.
+async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    record: Arc<Mutex<Vec<u8>>>,
+    record: Option<Recorded>,
+    trickle: Option<(usize, Duration)>,
 ) {
-    let mut buffer = vec![0u8; 64 * 1024];
+    let mut buffer = vec![0u8; trickle.map_or(64 * 1024, |(chunk, _)| chunk)];
     loop {
         let n = match from.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        record.lock().unwrap().extend_from_slice(&buffer[..n]);
+        if let Some(record) = &record {
+            record.lock().unwrap().extend_from_slice(&buffer[..n]);
+        }
         if to.write_all(&buffer[..n]).await.is_err() {
             break;
+        }
+        if let Some((_, interval)) = trickle {
+            tokio::time::sleep(interval).await;
         }
     }
     let _ = to.shutdown().await;
