@@ -1,5 +1,6 @@
 //! Large uploads through symstore's multipart driver (8 MiB parts, 4 in flight, CRC32C per
-//! part, unsigned payload) against SeaweedFS on 127.0.0.1: 64 MiB and 256 MiB from memory.
+//! part, unsigned payload) against SeaweedFS on 127.0.0.1: 64 MiB, 256 MiB and 1 GiB from
+//! memory, and 256 MiB and 1 GiB from a file (positional reads into the part buffers).
 //!
 //! ```text
 //! SYMSTORE_TEST_RUN_DIR=/tmp/run-bench bash scripts/test-servers.sh start
@@ -50,11 +51,12 @@ fn large_uploads(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(5));
-    for mib in [64, 256] {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for mib in [64, 256, 1024] {
         let body = Bytes::from((0..mib * MIB).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
         let key = ObjectKey::new(format!("large/{mib}MiB")).expect("a valid key");
         group.throughput(Throughput::Bytes(body.len() as u64));
-        group.bench_function(BenchmarkId::from_parameter(format!("{mib}MiB")), |b| {
+        group.bench_function(BenchmarkId::new("memory", format!("{mib}MiB")), |b| {
             b.to_async(&runtime).iter(|| {
                 store.put(
                     &key,
@@ -63,6 +65,16 @@ fn large_uploads(c: &mut Criterion) {
                 )
             })
         });
+        if mib >= 256 {
+            // Written once, then read from the page cache by every iteration.
+            let path = dir.path().join(format!("{mib}MiB.bin"));
+            std::fs::write(&path, &body).expect("write the file");
+            drop(body);
+            group.bench_function(BenchmarkId::new("file", format!("{mib}MiB")), |b| {
+                b.to_async(&runtime)
+                    .iter(|| store.put(&key, PutPayload::from_file(&path), PutOptions::default()))
+            });
+        }
     }
     group.finish();
 }

@@ -6,6 +6,8 @@
 #   scripts/bench-compare.sh                 # 1 GiB, 3 repetitions, every client
 #   SIZE_MIB=4096 REPS=5 scripts/bench-compare.sh
 #   CLIENTS=symstore-file,os-unsigned SMALL_COUNT=0 scripts/bench-compare.sh
+#   CLIENTS=symstore-download,sdk-get,os-get,awscli-download SMALL_COUNT=0 SIZE_MIB=4096 \
+#       scripts/bench-compare.sh               # downloads, written to $OUT (default /dev/shm)
 #
 # Uses the servers of the current shell when SYMSTORE_SEAWEEDFS_ENDPOINT is set (source the
 # env file of scripts/test-servers.sh), else starts its own in $WORK/servers and stops them on
@@ -56,5 +58,5 @@ cat "$FILE" >/dev/null # into the page cache
     "$REPO/target/release/examples/bench_compare" run \
         --file "$FILE" --seaweedfs "$SYMSTORE_SEAWEEDFS_ENDPOINT" --bucket bench-compare \
         --reps "$REPS" --aws "$VENV/bin/aws" --work "$WORK" --small-count "$SMALL_COUNT" \
-        ${CLIENTS:+--clients "$CLIENTS"}
+        ${CLIENTS:+--clients "$CLIENTS"} ${OUT:+--out "$OUT"}
 } | tee "$WORK/results.md"

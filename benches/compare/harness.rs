@@ -6,10 +6,16 @@
 //!
 //! ```text
 //! bench_compare run --file F --seaweedfs URL --bucket B [--reps 3] [--aws PATH] [--clients a,b]
+//!                   [--out DIR]
 //! bench_compare client KIND --endpoint URL --bucket B --key K --file F
 //! bench_compare small --endpoint URL --bucket B [--count 10000] [--size 65536] [--concurrency 16]
 //! bench_compare sink --port P
 //! ```
+//!
+//! Upload clients read `--file`; download clients (`symstore-download`, `sdk-get`, `os-get`,
+//! `awscli-download`, chosen with `--clients`) fetch an object of the file's size (uploaded to
+//! SeaweedFS first, made up by the sink) into `--out` (default `/dev/shm`, so the disk is not
+//! what they measure), and `run` checks the size they wrote.
 //!
 //! `run` starts the sink itself and runs every client in its own process under `/usr/bin/time`,
 //! so CPU (user + sys) and peak RSS are the client's alone, process start included. Credentials
@@ -33,8 +39,10 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use object_store::aws::{AmazonS3Builder, Checksum};
 use symstore::config::MinioConfig;
-use symstore::{ObjectKey, PutOptions, PutPayload, Secret, StoreConfig, SymbolStore};
-use tokio::io::AsyncReadExt;
+use symstore::{
+    ObjectKey, PutOptions, PutPayload, Secret, StoreConfig, SymbolStore, SymbolStoreExt,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -79,11 +87,14 @@ fn main() -> Fallible<()> {
     }
 }
 
+/// The clients' runtime: tokio's multi-threaded one, as services use it, or with
+/// `BENCH_RUNTIME=current_thread` a single-threaded one (no cross-thread wake-ups).
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
+    let mut builder = match std::env::var("BENCH_RUNTIME").as_deref() {
+        Ok("current_thread") => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build().expect("tokio runtime")
 }
 
 struct Flags(HashMap<String, String>);
@@ -163,10 +174,42 @@ async fn client(kind: &str, flags: &Flags) -> Fallible<()> {
             let crc = Some(Checksum::CRC64NVME);
             object_store_upload(&endpoint, &bucket, &key, &file, true, crc).await?
         }
+        "symstore-download" => {
+            let store = symstore_store(&endpoint, &bucket, false).await?;
+            store.download_to(&ObjectKey::new(key)?, &file).await?;
+        }
+        "sdk-get" => {
+            let object = sdk_client(&endpoint)
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await?;
+            let mut out = tokio::fs::File::create(&file).await?;
+            tokio::io::copy(&mut object.body.into_async_read(), &mut out).await?;
+            out.sync_all().await?;
+        }
+        "os-get" => {
+            let store = object_store_client(&endpoint, &bucket, true, None)?;
+            let mut stream = store
+                .get(&object_store::path::Path::from(key))
+                .await?
+                .into_stream();
+            let mut out = tokio::fs::File::create(&file).await?;
+            while let Some(chunk) = stream.next().await {
+                out.write_all(&chunk?).await?;
+            }
+            out.sync_all().await?;
+        }
         other => return Err(format!("unknown client {other}").into()),
     }
     println!("transfer_s={:.3}", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Whether `client` downloads (to `--file`) rather than uploads (from it).
+fn is_download(client: &str) -> bool {
+    client.ends_with("-download") || client.ends_with("-get")
 }
 
 async fn symstore_store(
@@ -284,15 +327,12 @@ async fn read_part(file: &mut tokio::fs::File, size: usize) -> std::io::Result<B
     Ok(buffer.freeze())
 }
 
-/// object_store's `WriteMultipart`: 8 MiB parts, 4 in flight.
-async fn object_store_upload(
+fn object_store_client(
     endpoint: &str,
     bucket: &str,
-    key: &str,
-    file: &Path,
     unsigned: bool,
     checksum: Option<Checksum>,
-) -> Fallible<()> {
+) -> Fallible<object_store::aws::AmazonS3> {
     let (access_key, secret_key) = keys();
     let mut builder = AmazonS3Builder::new()
         .with_endpoint(endpoint)
@@ -305,7 +345,19 @@ async fn object_store_upload(
     if let Some(checksum) = checksum {
         builder = builder.with_checksum_algorithm(checksum);
     }
-    let store = builder.build()?;
+    Ok(builder.build()?)
+}
+
+/// object_store's `WriteMultipart`: 8 MiB parts, 4 in flight.
+async fn object_store_upload(
+    endpoint: &str,
+    bucket: &str,
+    key: &str,
+    file: &Path,
+    unsigned: bool,
+    checksum: Option<Checksum>,
+) -> Fallible<()> {
+    let store = object_store_client(endpoint, bucket, unsigned, checksum)?;
     let upload = store
         .put_multipart(&object_store::path::Path::from(key))
         .await?;
@@ -390,7 +442,32 @@ fn run(flags: &Flags) -> Fallible<()> {
     let size = std::fs::metadata(&file)?.len();
     let gib = size as f64 / (1u64 << 30) as f64;
 
-    runtime().block_on(async { symstore_store(&seaweedfs, &bucket, true).await.map(drop) })?;
+    // Downloads write to memory-backed storage where there is some, so the disk's write speed
+    // is not what they measure.
+    let out_dir = PathBuf::from(flags.or(
+        "out",
+        if Path::new("/dev/shm").is_dir() {
+            "/dev/shm"
+        } else {
+            "/tmp"
+        },
+    ));
+    let download_key = format!("compare/download/{size}");
+    runtime().block_on(async {
+        let store = symstore_store(&seaweedfs, &bucket, true).await?;
+        if clients.iter().any(|c| is_download(c)) {
+            // The object the download clients fetch from SeaweedFS (the sink makes up a
+            // body of the size the key ends with).
+            store
+                .put(
+                    &ObjectKey::new(download_key.as_str())?,
+                    PutPayload::from_file(&file),
+                    PutOptions::default(),
+                )
+                .await?;
+        }
+        Fallible::Ok(())
+    })?;
     let (port, mut sink_process) = start_sink(&work)?;
     let sink_url = format!("http://127.0.0.1:{port}");
     let servers = [
@@ -406,9 +483,30 @@ fn run(flags: &Flags) -> Fallible<()> {
             order.rotate_left(rep % clients.len().max(1));
             for client in &order {
                 for (server, endpoint) in servers {
-                    let key = format!("compare/{client}/obj");
-                    let command = client_command(client, endpoint, &bucket, &key, &file, &aws)?;
+                    let (key, path) = if is_download(client) {
+                        (download_key.clone(), out_dir.join(format!("{client}.out")))
+                    } else {
+                        (format!("compare/{client}/obj"), file.clone())
+                    };
+                    let command = client_command(client, endpoint, &bucket, &key, &path, &aws)?;
                     let sample = timed(command, &work)?;
+                    if server == "seaweedfs" && !is_download(client) {
+                        // SeaweedFS reclaims an overwritten object's space only after a
+                        // deletion and a vacuum: without this, repeated 4 GiB uploads fill
+                        // the disk.
+                        runtime().block_on(async {
+                            let store = symstore_store(endpoint, &bucket, false).await?;
+                            store.delete(&ObjectKey::new(key.as_str())?).await?;
+                            Fallible::Ok(())
+                        })?;
+                    }
+                    if is_download(client) {
+                        let got = std::fs::metadata(&path)?.len();
+                        std::fs::remove_file(&path)?;
+                        if got != size {
+                            return Err(format!("{client} wrote {got} bytes, not {size}").into());
+                        }
+                    }
                     eprintln!(
                         "rep {} {server:9} {client:18} wall {:.2}s cpu {:.2}s rss {:.0} MiB",
                         rep + 1,
@@ -550,18 +648,22 @@ fn client_command(
         // UNSIGNED-PAYLOAD (seen on the sink, even over http://); `when_required` turns off
         // the default CRC32 header.
         let text = match variant {
-            "default" => "[default]\n",
+            "default" | "download" => "[default]\n",
             _ => {
                 "[default]\nrequest_checksum_calculation = when_required\n\
                  s3 =\n    payload_signing_enabled = false\n"
             }
         };
         std::fs::write(&config, text)?;
+        let object = format!("s3://{bucket}/{key}");
         let mut command = Command::new(aws);
+        command.args(["s3", "cp", "--only-show-errors", "--endpoint-url", endpoint]);
+        if is_download(client) {
+            command.arg(object).arg(file);
+        } else {
+            command.arg(file).arg(object);
+        }
         command
-            .args(["s3", "cp", "--only-show-errors", "--endpoint-url", endpoint])
-            .arg(file)
-            .arg(format!("s3://{bucket}/{key}"))
             .env("AWS_ACCESS_KEY_ID", access_key)
             .env("AWS_SECRET_ACCESS_KEY", secret_key)
             .env("AWS_DEFAULT_REGION", "us-east-1")
