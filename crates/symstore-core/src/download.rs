@@ -25,7 +25,8 @@ use crate::{ByteRange, Context, Error, GetOptions, ObjectKey, Result, SymbolStor
 pub struct DownloadOptions {
     /// Bytes per ranged read; objects no larger than this are read in one request.
     pub range_size: u64,
-    /// Ranged reads in flight. Memory is about `range_size * concurrency`.
+    /// Ranged reads in flight. Memory is about `concurrency` times 1 MiB (the write buffer
+    /// of each range), whatever `range_size` is.
     pub concurrency: usize,
 }
 
@@ -94,25 +95,8 @@ pub async fn download_to<S: SymbolStore + ?Sized>(
             get.if_match = meta.e_tag.clone();
             let context = context.clone();
             async move {
-                let bytes = store.get(key, get).await?.bytes().await?;
-                let len = bytes.len() as u64;
-                if len != range.end - range.start {
-                    return Err(Error::Backend {
-                        context,
-                        message: format!(
-                            "bytes {}..{} came back as {len} bytes",
-                            range.start, range.end
-                        ),
-                        retryable: true,
-                        source: None,
-                    });
-                }
-                tokio::task::spawn_blocking(move || {
-                    write_at(&file, &bytes, range.start).map(|()| (crc32c(&bytes), len))
-                })
-                .await
-                .map_err(|e| Error::io(context.clone(), std::io::Error::other(e)))?
-                .map_err(|e| Error::io(context, e))
+                let body = store.get(key, get).await?.stream;
+                write_range(body, file, range, context).await
             }
         })
         .buffered(opts.concurrency.max(1))
@@ -142,6 +126,82 @@ pub async fn download_to<S: SymbolStore + ?Sized>(
     drop(file);
     temp.persist(path).await.map_err(io_err)?;
     Ok(size)
+}
+
+/// What a range's body is gathered into before one positional write: few enough system
+/// calls and blocking-pool hops, small enough to be reused without the page faults of a
+/// buffer the size of the range.
+const WRITE_CHUNK: usize = 1024 * 1024;
+
+/// Writes one range's body at its offset as it arrives, in [`WRITE_CHUNK`] writes, and
+/// returns its CRC32C (computed on arrival, while the bytes are in cache) and length.
+async fn write_range(
+    mut body: crate::ByteStream,
+    file: Arc<std::fs::File>,
+    range: std::ops::Range<u64>,
+    context: Context,
+) -> Result<(u32, u64)> {
+    let expected = range.end - range.start;
+    let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
+    let mut pending = bytes::BytesMut::new();
+    let mut written = range.start;
+    let mut received = 0u64;
+    let wrong_length = |received: String| Error::Backend {
+        context: context.clone(),
+        message: format!(
+            "bytes {}..{} came back as {received} bytes",
+            range.start, range.end
+        ),
+        retryable: true,
+        source: None,
+    };
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        received += chunk.len() as u64;
+        if received > expected {
+            return Err(wrong_length(format!("{received} or more")));
+        }
+        digest.update(&chunk);
+        if pending.is_empty() && chunk.len() >= WRITE_CHUNK {
+            // A large chunk goes to the file as it is, without a copy.
+            written = write_chunk(&file, chunk, written, &context).await?;
+            continue;
+        }
+        if pending.capacity() == 0 {
+            pending.reserve(WRITE_CHUNK);
+        }
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= WRITE_CHUNK {
+            let full = std::mem::take(&mut pending).freeze();
+            written = write_chunk(&file, full.clone(), written, &context).await?;
+            // Reuse the buffer once the blocking write has let go of it.
+            pending = full.try_into_mut().unwrap_or_default();
+            pending.clear();
+        }
+    }
+    if !pending.is_empty() {
+        written = write_chunk(&file, pending.freeze(), written, &context).await?;
+    }
+    if written - range.start != expected {
+        return Err(wrong_length(received.to_string()));
+    }
+    Ok((digest.finalize() as u32, expected))
+}
+
+/// Writes `bytes` at `offset` on the blocking pool; returns the offset after them.
+async fn write_chunk(
+    file: &Arc<std::fs::File>,
+    bytes: bytes::Bytes,
+    offset: u64,
+    context: &Context,
+) -> Result<u64> {
+    let file = file.clone();
+    let end = offset + bytes.len() as u64;
+    tokio::task::spawn_blocking(move || write_at(&file, &bytes, offset))
+        .await
+        .map_err(|e| Error::io(context.clone(), std::io::Error::other(e)))?
+        .map_err(|e| Error::io(context.clone(), e))?;
+    Ok(end)
 }
 
 #[cfg(unix)]

@@ -222,12 +222,16 @@ async fn download_to_writes_the_whole_object_atomically() {
 }
 
 /// A memory store that misbehaves on purpose: it can replace the object right after the
-/// first read (as a concurrent uploader would), or claim another CRC32C than its bytes have.
+/// first read (as a concurrent uploader would), claim another CRC32C than its bytes have,
+/// cut every body one byte short, or hand bodies over in small chunks of `rechunk` bytes
+/// (as a network connection does).
 #[derive(Debug, Default)]
 struct Tampered {
     inner: MemoryStore,
     replace_after_first_read: bool,
     wrong_crc32c: bool,
+    short_bodies: bool,
+    rechunk: Option<usize>,
     reads: std::sync::atomic::AtomicUsize,
 }
 
@@ -259,7 +263,25 @@ impl SymbolStore for Tampered {
                 .put(key, newer.into(), PutOptions::default())
                 .await?;
         }
-        self.inner.get(key, opts).await
+        let mut result = self.inner.get(key, opts).await?;
+        if self.short_bodies || self.rechunk.is_some() {
+            let taken = std::mem::replace(&mut result.stream, futures::stream::empty().boxed());
+            let mut body: Vec<u8> = Vec::new();
+            for chunk in taken.collect::<Vec<_>>().await {
+                body.extend_from_slice(&chunk?);
+            }
+            let mut body = Bytes::from(body);
+            if self.short_bodies {
+                body.truncate(body.len() - 1);
+            }
+            let size = self.rechunk.unwrap_or(body.len()).max(1);
+            let chunks: Vec<symstore_core::Result<Bytes>> = (0..body.len())
+                .step_by(size)
+                .map(|at| Ok(body.slice(at..(at + size).min(body.len()))))
+                .collect();
+            result.stream = futures::stream::iter(chunks).boxed();
+        }
+        Ok(result)
     }
     async fn head(&self, key: &ObjectKey) -> symstore_core::Result<symstore_core::ObjectMeta> {
         let mut meta = self.inner.head(key).await?;
@@ -328,6 +350,61 @@ async fn a_download_whose_bytes_do_not_match_the_stored_crc32c_fails_and_writes_
         .await
         .unwrap_err();
     assert!(err.to_string().contains("CRC32C"), "{err}");
+    assert_eq!(
+        files_under(dir.path()),
+        Vec::<String>::new(),
+        "nothing written"
+    );
+}
+
+#[tokio::test]
+async fn a_download_arriving_in_small_uneven_chunks_is_written_byte_exact() {
+    // Ranges of 2 MiB + 3 bytes arriving in 7,777-byte chunks: every write gathers many
+    // chunks and ends mid-chunk; the memory store's CRC32C checks the whole on top.
+    let store = Tampered {
+        rechunk: Some(7_777),
+        ..Default::default()
+    };
+    let k = key("chunked/download");
+    let body = symstore_core::conformance::test_bytes((5 << 20) + 12_345, 9);
+    store
+        .put(&k, body.clone().into(), PutOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = symstore_core::download::DownloadOptions::default();
+    opts.range_size = (2 << 20) + 3;
+    let target = dir.path().join("out");
+    let written = symstore_core::download::download_to(&store, &k, &target, opts)
+        .await
+        .unwrap();
+    assert_eq!(written, body.len() as u64);
+    assert!(std::fs::read(&target).unwrap() == body, "byte-exact");
+}
+
+#[tokio::test]
+async fn a_range_that_comes_back_short_fails_the_download_and_writes_nothing() {
+    let store = Tampered {
+        short_bodies: true,
+        ..Default::default()
+    };
+    let k = key("short/ranges");
+    store
+        .put(&k, vec![3u8; 3 << 20].into(), PutOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = symstore_core::download::DownloadOptions::default();
+    opts.range_size = 1 << 20;
+    let err = symstore_core::download::download_to(&store, &k, &dir.path().join("out"), opts)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("bytes 0..1048576 came back as 1048575 bytes"),
+        "{err}"
+    );
+    assert!(err.is_retryable(), "a short body is worth another try");
     assert_eq!(
         files_under(dir.path()),
         Vec::<String>::new(),

@@ -147,7 +147,7 @@ impl PartReader {
                 // What is left of the last split still shares the previous part's buffer:
                 // let go of it, so that buffer can come back.
                 self.current = BytesMut::new();
-                self.current = self.buffer().await;
+                self.current = self.buffer(false).await;
                 self.current.clear();
             }
             let Input::Stream { leftover, .. } = &mut self.input else {
@@ -170,7 +170,7 @@ impl PartReader {
         }
         let needs_read = matches!(&self.input, Input::File { pending: None, .. });
         if needs_read {
-            let buffer = self.buffer().await;
+            let buffer = self.buffer(true).await;
             let part_size = self.part_size;
             let Input::File {
                 file,
@@ -215,10 +215,12 @@ impl PartReader {
     }
 
     /// A buffer of `part_size` capacity (its contents are stale): a sent part's when one is
-    /// free or about to be, else a new one. Without the short wait, every part whose body the
-    /// HTTP client had not dropped yet cost a fresh allocation, and peak memory crept up with
-    /// the upload's length (43 MiB after 1 GiB, 51 to 59 MiB after 4 GiB).
-    async fn buffer(&mut self) -> BytesMut {
+    /// free or about to be, else a new one, `zeroed` (of length `part_size`) for a file part
+    /// that is read into it in place, empty for a stream's chunks to be appended to. Without
+    /// the short wait, every part whose body the HTTP client had not dropped yet cost a fresh
+    /// allocation, and peak memory crept up with the upload's length (43 MiB after 1 GiB, 51
+    /// to 59 MiB after 4 GiB).
+    async fn buffer(&mut self, zeroed: bool) -> BytesMut {
         for _ in 0..RECLAIM_WAITS {
             self.reclaim();
             if let Some(buffer) = self.spare.pop() {
@@ -229,9 +231,11 @@ impl PartReader {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        // Zeroed memory comes from the allocator already zeroed (fresh pages): a file part
-        // read into it needs no further initialisation.
-        let buffer = BytesMut::zeroed(self.part_size);
+        let buffer = if zeroed {
+            BytesMut::zeroed(self.part_size)
+        } else {
+            BytesMut::with_capacity(self.part_size)
+        };
         self.owned.push(buffer.as_ptr() as usize);
         buffer
     }
