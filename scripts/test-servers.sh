@@ -311,7 +311,10 @@ start_seaweedfs() {
     # WebDAV, Iceberg and Lance endpoints and the admin UI are off; the admin
     # gRPC server still runs (on admin.port+10000, see free_ports). -volume.max=0 sizes
     # the volume count by free disk: every test bucket takes volumes of its own, and the
-    # small default ran out ("No writable volumes") after a few hundred buckets.
+    # small default ran out ("No writable volumes") after a few hundred buckets. The count
+    # is free disk / volume size, so the volume size is 64 MiB: with weed's 1 GiB a disk
+    # with 27 GiB free gave 27 volumes and the suite ran out of them half-way (seen
+    # 2026-12-04); with 64 MiB the same disk gives about 430.
     TMPDIR="$dir/tmp" start_bg seaweedfs "$RUN/seaweedfs.log" \
         "$VENV/bin/weed" mini \
         -dir="$dir/data" \
@@ -326,7 +329,7 @@ start_seaweedfs() {
         -admin.port="$9" \
         -filer.localSocket="$sock/filer.sock" -s3.localSocket="$sock/s3.sock" \
         -s3.config="$dir/s3.json" \
-        -volume.max=0 \
+        -volume.max=0 -master.volumeSizeLimitMB=64 \
         -s3.domainName=localhost
     wait_http seaweedfs "http://127.0.0.1:$WEED_S3_PORT" "$LAST_PID" "$RUN/seaweedfs.log"
 }
