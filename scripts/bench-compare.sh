@@ -34,7 +34,9 @@ fi
 if [[ -z "${SYMSTORE_SEAWEEDFS_ENDPOINT:-}" ]]; then
     export SYMSTORE_TEST_RUN_DIR="$WORK/servers"
     bash "$REPO/scripts/test-servers.sh" start
-    trap 'SYMSTORE_TEST_RUN_DIR="$WORK/servers" bash "$REPO/scripts/test-servers.sh" stop' EXIT
+    # The servers' data goes with them: a 4 GiB run stores tens of GiB before vacuums.
+    trap 'SYMSTORE_TEST_RUN_DIR="$WORK/servers" bash "$REPO/scripts/test-servers.sh" stop;
+          rm -rf "$WORK/servers"' EXIT
     # shellcheck disable=SC1091
     source "$WORK/servers/env"
 fi

@@ -18,6 +18,7 @@
 #
 # Exported variables:
 #   SYMSTORE_SEAWEEDFS_ENDPOINT, SYMSTORE_MOTO_ENDPOINT, SYMSTORE_JUICEFS_ENDPOINT
+#   SYMSTORE_SEAWEEDFS_MASTER  (SeaweedFS's master HTTP API, for benchmarks to vacuum)
 #   SYMSTORE_TEST_ACCESS_KEY / SYMSTORE_TEST_SECRET_KEY                  (admin, all servers)
 #   SYMSTORE_TEST_NODELETE_ACCESS_KEY / SYMSTORE_TEST_NODELETE_SECRET_KEY (SeaweedFS only)
 #   SYMSTORE_TEST_REGION
@@ -303,6 +304,7 @@ start_seaweedfs() {
     # shellcheck disable=SC2086
     set -- $ports
     WEED_S3_PORT=$1
+    WEED_MASTER_PORT=$3
     printf '/tmp/seaweedfs-%s.sock\n' "s3-grpc-$2" "master-grpc-$4" "volume-grpc-$6" \
         "filer-grpc-$8" "admin-grpc-$(($9 + 10000))" >"$RUN/tmp-sockets"
     # -ip/-ip.bind: every listener (master, volume, filer, s3, admin + their gRPC
@@ -412,6 +414,7 @@ cmd_start() {
 
     cat >"$RUN/env" <<EOF
 export SYMSTORE_SEAWEEDFS_ENDPOINT=http://127.0.0.1:$WEED_S3_PORT
+export SYMSTORE_SEAWEEDFS_MASTER=http://127.0.0.1:$WEED_MASTER_PORT
 export SYMSTORE_MOTO_ENDPOINT=http://127.0.0.1:$MOTO_PORT
 export SYMSTORE_JUICEFS_ENDPOINT=http://127.0.0.1:$JFS_PORT
 export SYMSTORE_TEST_ACCESS_KEY=$ADMIN_KEY

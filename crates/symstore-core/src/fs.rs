@@ -308,7 +308,7 @@ impl SymbolStore for FilesystemStore {
             metadata: opts.metadata.clone(),
         })
         .expect("the header serializes");
-        let total = payload.size_hint();
+        let total = payload.total_size().await;
         let mut temp = TempFile::create_in(&self.root.join(TEMP_DIR))
             .await
             .map_err(io_err)?;

@@ -80,6 +80,7 @@ impl SymbolStore for MemoryStore {
         if opts.mode == PutMode::Create && self.read(key).is_some() {
             return Err(Error::AlreadyExists { context });
         }
+        let total = payload.total_size().await;
         let mut buffer = BytesMut::new();
         let mut stream = payload.into_stream();
         while let Some(chunk) = stream.next().await {
@@ -87,7 +88,7 @@ impl SymbolStore for MemoryStore {
             if let Some(progress) = &opts.progress {
                 progress(crate::Progress {
                     bytes_done: buffer.len() as u64,
-                    bytes_total: None,
+                    bytes_total: total,
                 });
             }
         }

@@ -107,13 +107,7 @@ pub async fn upload(
     options: &UploadOptions,
     progress: Option<ProgressFn>,
 ) -> Result<PutResult> {
-    let total = match payload.size_hint() {
-        Some(size) => Some(size),
-        None => match payload.file_path() {
-            Some(path) => tokio::fs::metadata(path).await.ok().map(|m| m.len()),
-            None => None,
-        },
-    };
+    let total = payload.total_size().await;
     let small = |size: u64| size < options.multipart_threshold;
     let payload = match payload.into_source() {
         // Bytes already in memory below the threshold need no copying at all, and a small

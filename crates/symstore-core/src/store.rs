@@ -118,6 +118,29 @@ impl PutPayload {
         }
     }
 
+    /// The payload's size when it can be known before reading it: a file's is looked up.
+    ///
+    /// ```
+    /// use symstore_core::PutPayload;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("a.debug");
+    /// std::fs::write(&path, [0u8; 42]).unwrap();
+    /// assert_eq!(PutPayload::from_file(&path).total_size().await, Some(42));
+    /// assert_eq!(PutPayload::from(vec![1u8, 2]).total_size().await, Some(2));
+    /// # });
+    /// ```
+    pub fn total_size(&self) -> impl std::future::Future<Output = Option<u64>> + Send + 'static {
+        // Owned, so the future does not borrow the payload (which is not `Sync`).
+        let (file, known) = (self.file_path().map(PathBuf::from), self.size_hint());
+        async move {
+            match file {
+                Some(path) => tokio::fs::metadata(path).await.ok().map(|m| m.len()),
+                None => known,
+            }
+        }
+    }
+
     /// The source, for backends.
     pub fn into_source(self) -> PayloadSource {
         self.0

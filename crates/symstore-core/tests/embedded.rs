@@ -411,3 +411,64 @@ async fn a_range_that_comes_back_short_fails_the_download_and_writes_nothing() {
         "nothing written"
     );
 }
+
+#[tokio::test]
+async fn a_file_put_into_an_embedded_store_is_stored_whole_with_its_metadata_and_progress() {
+    // 3 MiB + 17 bytes: after the filesystem store's header, and over several chunks.
+    let dir = tempfile::tempdir().unwrap();
+    let source_dir = tempfile::tempdir().unwrap();
+    let body = symstore_core::conformance::test_bytes((3 << 20) + 17, 4);
+    let source = source_dir.path().join("libfoo.so.debug");
+    std::fs::write(&source, &body).unwrap();
+    let stores: Vec<(&str, Arc<dyn SymbolStore>)> = vec![
+        (
+            "filesystem",
+            Arc::new(FilesystemStore::open(dir.path()).await.unwrap()),
+        ),
+        ("memory", Arc::new(MemoryStore::new())),
+    ];
+    for (name, store) in stores {
+        let reported = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = reported.clone();
+        let opts = PutOptions::default()
+            .content_type("application/x-elf")
+            .progress(move |p| seen.lock().unwrap().push((p.bytes_done, p.bytes_total)));
+        let k = key("buildid/ab/debuginfo");
+        let result = store
+            .put(&k, PutPayload::from_file(&source), opts)
+            .await
+            .unwrap();
+        assert_eq!(result.size, body.len() as u64, "{name}");
+        let back = store.get(&k, Default::default()).await.unwrap();
+        assert_eq!(
+            back.meta.content_type.as_deref(),
+            Some("application/x-elf"),
+            "{name}"
+        );
+        assert!(back.bytes().await.unwrap() == body, "{name}: byte-exact");
+        let len = body.len() as u64;
+        assert_eq!(
+            reported.lock().unwrap().last().copied(),
+            Some((len, Some(len))),
+            "{name}: progress ends at the whole file, with the file's size as the total"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_source_file_fails_naming_it_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FilesystemStore::open(dir.path()).await.unwrap();
+    let missing = dir.path().join("not-built-yet.debug");
+    let err = store
+        .put(
+            &key("missing/source"),
+            PutPayload::from_file(&missing),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("not-built-yet.debug"), "{err}");
+    assert_eq!(files_under(dir.path()), Vec::<String>::new());
+}
