@@ -197,9 +197,8 @@ async fn write_chunk(
 ) -> Result<u64> {
     let file = file.clone();
     let end = offset + bytes.len() as u64;
-    tokio::task::spawn_blocking(move || write_at(&file, &bytes, offset))
+    crate::fs_util::blocking(move || write_at(&file, &bytes, offset))
         .await
-        .map_err(|e| Error::io(context.clone(), std::io::Error::other(e)))?
         .map_err(|e| Error::io(context.clone(), e))?;
     Ok(end)
 }

@@ -396,9 +396,8 @@ impl SymbolStore for FilesystemStore {
             let context = Context::new("list")
                 .key(prefix.clone())
                 .endpoint(root.display().to_string());
-            let found = tokio::task::spawn_blocking(move || Self::walk(&root, &prefix))
+            let found = crate::fs_util::blocking(move || Self::walk(&root, &prefix))
                 .await
-                .map_err(|e| Error::io(context.clone(), io::Error::other(e)))?
                 .map_err(|e| Error::io(context, e))?;
             Ok::<_, Error>(futures::stream::iter(found.into_iter().map(Ok)))
         })

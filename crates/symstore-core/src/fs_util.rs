@@ -1,5 +1,6 @@
 //! Atomic file writes: a temporary file beside the target, fsync, then rename (or link for
-//! create-only), so a reader never sees a partial file and a failure leaves nothing behind.
+//! create-only), so a reader never sees a partial file and a failure leaves nothing behind;
+//! and blocking file I/O run off the async workers.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
 
 static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
+
+/// Runs blocking file I/O on tokio's blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    io: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    joined(tokio::task::spawn_blocking(io).await)
+}
+
+/// The outcome of a blocking I/O task; a task that panicked or was cancelled is an I/O error.
+pub(crate) fn joined<T>(task: Result<io::Result<T>, tokio::task::JoinError>) -> io::Result<T> {
+    task.map_err(io::Error::other)?
+}
 
 /// A temporary file that is removed on drop unless it was moved into place.
 pub(crate) struct TempFile {

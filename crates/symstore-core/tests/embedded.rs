@@ -305,23 +305,40 @@ impl SymbolStore for Tampered {
     }
 }
 
+/// Stores `body` in `store`, then downloads it to a fresh directory in ranges of
+/// `range_size`, `concurrency` at a time; returns the directory, the target and the outcome.
+async fn download_through(
+    store: &Tampered,
+    body: impl Into<PutPayload>,
+    range_size: u64,
+    concurrency: usize,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    symstore_core::Result<u64>,
+) {
+    let k = key("downloaded/object");
+    store
+        .put(&k, body.into(), PutOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = symstore_core::download::DownloadOptions::default();
+    opts.range_size = range_size;
+    opts.concurrency = concurrency;
+    let target = dir.path().join("out");
+    let outcome = symstore_core::download::download_to(store, &k, &target, opts).await;
+    (dir, target, outcome)
+}
+
 #[tokio::test]
 async fn an_object_replaced_during_a_ranged_download_fails_it_instead_of_mixing_versions() {
     let store = Tampered {
         replace_after_first_read: true,
         ..Default::default()
     };
-    let k = key("replaced/during/download");
-    store
-        .put(&k, vec![1u8; 3 << 20].into(), PutOptions::default())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = symstore_core::download::DownloadOptions::default();
-    opts.range_size = 1 << 20;
-    opts.concurrency = 1;
-    let target = dir.path().join("out");
-    match symstore_core::download::download_to(&store, &k, &target, opts).await {
+    let (dir, _, outcome) = download_through(&store, vec![1u8; 3 << 20], 1 << 20, 1).await;
+    match outcome {
         Err(Error::Precondition { .. }) => {}
         other => panic!("expected a precondition failure, got {other:?}"),
     }
@@ -338,17 +355,8 @@ async fn a_download_whose_bytes_do_not_match_the_stored_crc32c_fails_and_writes_
         wrong_crc32c: true,
         ..Default::default()
     };
-    let k = key("corrupt/at/rest");
-    store
-        .put(&k, vec![5u8; 3 << 20].into(), PutOptions::default())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = symstore_core::download::DownloadOptions::default();
-    opts.range_size = 1 << 20;
-    let err = symstore_core::download::download_to(&store, &k, &dir.path().join("out"), opts)
-        .await
-        .unwrap_err();
+    let (dir, _, outcome) = download_through(&store, vec![5u8; 3 << 20], 1 << 20, 4).await;
+    let err = outcome.unwrap_err();
     assert!(err.to_string().contains("CRC32C"), "{err}");
     assert_eq!(
         files_under(dir.path()),
@@ -365,20 +373,9 @@ async fn a_download_arriving_in_small_uneven_chunks_is_written_byte_exact() {
         rechunk: Some(7_777),
         ..Default::default()
     };
-    let k = key("chunked/download");
     let body = symstore_core::conformance::test_bytes((5 << 20) + 12_345, 9);
-    store
-        .put(&k, body.clone().into(), PutOptions::default())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = symstore_core::download::DownloadOptions::default();
-    opts.range_size = (2 << 20) + 3;
-    let target = dir.path().join("out");
-    let written = symstore_core::download::download_to(&store, &k, &target, opts)
-        .await
-        .unwrap();
-    assert_eq!(written, body.len() as u64);
+    let (_dir, target, outcome) = download_through(&store, body.clone(), (2 << 20) + 3, 4).await;
+    assert_eq!(outcome.unwrap(), body.len() as u64);
     assert!(std::fs::read(&target).unwrap() == body, "byte-exact");
 }
 
@@ -388,17 +385,8 @@ async fn a_range_that_comes_back_short_fails_the_download_and_writes_nothing() {
         short_bodies: true,
         ..Default::default()
     };
-    let k = key("short/ranges");
-    store
-        .put(&k, vec![3u8; 3 << 20].into(), PutOptions::default())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = symstore_core::download::DownloadOptions::default();
-    opts.range_size = 1 << 20;
-    let err = symstore_core::download::download_to(&store, &k, &dir.path().join("out"), opts)
-        .await
-        .unwrap_err();
+    let (dir, _, outcome) = download_through(&store, vec![3u8; 3 << 20], 1 << 20, 4).await;
+    let err = outcome.unwrap_err();
     assert!(
         err.to_string()
             .contains("bytes 0..1048576 came back as 1048575 bytes"),

@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 
-use crate::{ByteStream, Context, Error, PayloadSource, Result};
+use crate::{ByteStream, Context, Error, PayloadSource, Result, fs_util};
 
 /// How long (in 1 ms steps) the reader waits for a sent part's buffer to come back before it
 /// allocates another one.
@@ -79,10 +79,8 @@ impl PartReader {
         let input = match source {
             PayloadSource::File(path) => {
                 let opened = path.clone();
-                let file = tokio::task::spawn_blocking(move || File::open(opened))
+                let file = fs_util::blocking(move || File::open(opened))
                     .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))
-                    .and_then(|opened| opened)
                     .map_err(|e| Error::io(read_context(&path), e))?;
                 Input::File {
                     file: Arc::new(file),
@@ -197,10 +195,7 @@ impl PartReader {
         };
         let read = pending.as_mut().expect("a read in progress").await;
         *pending = None;
-        let (buffer, crc) = read
-            .map_err(|e| std::io::Error::other(e.to_string()))
-            .and_then(|read| read)
-            .map_err(|e| Error::io(read_context(path), e))?;
+        let (buffer, crc) = fs_util::joined(read).map_err(|e| Error::io(read_context(path), e))?;
         *offset += buffer.len() as u64;
         if buffer.len() < self.part_size {
             self.done = true;
